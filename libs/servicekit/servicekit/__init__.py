@@ -1,0 +1,1 @@
+"""servicekit: what every danbio service shares, written once."""

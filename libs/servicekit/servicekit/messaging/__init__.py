@@ -1,0 +1,1 @@
+"""The bus: topology, the transactional outbox and its relay, and idempotent consumers."""

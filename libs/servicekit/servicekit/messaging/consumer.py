@@ -1,0 +1,219 @@
+"""Idempotent event consumers: inbox, bounded retries with back-off, dead letters.
+
+For each message: decode and check it against its contract; in one transaction record the event
+id in the inbox and apply the handler; acknowledge only after that commit. A redelivered event
+finds its id in the inbox and is acknowledged without a second effect.
+
+A handler that raises is retried after each step of the back-off (on RabbitMQ through the
+``<queue>.retry.<delay>ms`` queues, which hold it without blocking the messages behind it; on the
+embedded transport it is requeued at once). When the steps are used up — or the message can never
+succeed (not JSON, unknown type, contract violation) — it goes to ``<queue>.dead`` with the reason
+in its headers.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from kombu import Connection, Consumer, Producer
+from kombu.message import Message
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import ContractError
+from ..events import Envelope, parse_event
+from ..logs import correlation_id
+from ..metrics import EVENTS_CONSUMED, EVENT_HANDLE_SECONDS
+from ..uow import UnitOfWork
+from . import topology
+from .topology import DEAD_LETTERS, RETRIES, ConsumerSpec
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-danbio-attempt"
+
+Handler = Callable[[UnitOfWork, Envelope], None]
+
+
+@dataclass
+class Outcome:
+    """What happened to one message; returned for tests and counters."""
+
+    action: str  # applied | duplicate | retried | dead
+    reason: str = ""
+
+
+class EventConsumer:
+    """Consumes one queue of the topology with a handler per event type."""
+
+    def __init__(self, spec: ConsumerSpec, handlers: dict[str, Handler], new_uow: Callable[[], UnitOfWork],
+                 *, retry_delays_ms: tuple[int, ...]):
+        missing = set(spec.event_types) - set(handlers)
+        extra = set(handlers) - set(spec.event_types)
+        if missing or extra:
+            raise ValueError(f"handlers for {spec.queue} do not match the topology: "
+                             f"missing {sorted(missing)}, not bound {sorted(extra)}")
+        self.spec = spec
+        self.handlers = handlers
+        self.new_uow = new_uow
+        self.retry_delays_ms = retry_delays_ms
+
+    # -- one message ---------------------------------------------------------------------------
+
+    def process(self, body: bytes | str, headers: dict, producer: Producer, *, amqp: bool,
+                routing_key: str = "") -> Outcome:
+        """Apply one message; every path leaves it safe to acknowledge afterwards."""
+        try:
+            envelope = parse_event(body)
+            handler = self.handlers.get(envelope.type)
+            if handler is None:
+                raise ContractError(f"{envelope.type} is not handled by {self.spec.queue}")
+        except ContractError as exc:
+            self._dead_letter(producer, body, headers, routing_key, reason="contract", error=str(exc))
+            return Outcome("dead", "contract")
+
+        token = correlation_id.set(envelope.correlation_id)
+        try:
+            return self._apply(envelope, handler, body, headers, producer, amqp=amqp)
+        finally:
+            correlation_id.reset(token)
+
+    def _apply(self, envelope: Envelope, handler: Handler, body, headers, producer, *, amqp: bool) -> Outcome:
+        try:
+            with self.new_uow() as uow:
+                inbox = uow.messaging.inbox
+                seen = uow.session.execute(select(inbox.c.event_id).where(
+                    inbox.c.consumer == self.spec.queue, inbox.c.event_id == envelope.id)).first()
+                if seen:
+                    return Outcome("duplicate")
+                uow.session.execute(insert(inbox).values(
+                    consumer=self.spec.queue, event_id=envelope.id, event_type=envelope.type,
+                    processed_at=datetime.now(timezone.utc)))
+                handler(uow, envelope)
+                uow.commit()
+            log.info("event applied", extra={"event_type": envelope.type, "event_id": str(envelope.id),
+                                             "queue": self.spec.queue})
+            return Outcome("applied")
+        except IntegrityError:
+            # A concurrent delivery of the same event committed first.
+            if self._already_applied(envelope):
+                return Outcome("duplicate")
+            return self._retry_or_dead(envelope, body, headers, producer, amqp=amqp,
+                                       error="integrity error")
+        except Exception as exc:
+            log.warning("event handler failed", exc_info=True,
+                        extra={"event_type": envelope.type, "event_id": str(envelope.id),
+                               "queue": self.spec.queue})
+            return self._retry_or_dead(envelope, body, headers, producer, amqp=amqp,
+                                       error=f"{exc.__class__.__name__}: {exc}")
+
+    def _already_applied(self, envelope: Envelope) -> bool:
+        with self.new_uow() as uow:
+            inbox = uow.messaging.inbox
+            return uow.session.execute(select(inbox.c.event_id).where(
+                inbox.c.consumer == self.spec.queue, inbox.c.event_id == envelope.id)).first() is not None
+
+    def _retry_or_dead(self, envelope: Envelope, body, headers, producer, *, amqp: bool, error: str) -> Outcome:
+        attempt = int((headers or {}).get(ATTEMPT_HEADER, 0)) + 1
+        if attempt > len(self.retry_delays_ms):
+            self._dead_letter(producer, body, headers, envelope.type, reason="handler-failed",
+                              error=error, attempts=attempt)
+            return Outcome("dead", "handler-failed")
+        retry_headers = {**(headers or {}), ATTEMPT_HEADER: attempt}
+        if amqp:
+            delay = self.retry_delays_ms[attempt - 1]
+            name = topology.retry_queue_name(self.spec.queue, delay)
+            exchange, routing_key = RETRIES.name, name
+        else:
+            exchange, routing_key = "", self.spec.queue
+        producer.publish(body, exchange=exchange, routing_key=routing_key, headers=retry_headers,
+                         content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+                         message_id=str(envelope.id), retry=True)
+        return Outcome("retried")
+
+    def _dead_letter(self, producer: Producer, body, headers, routing_key: str, *, reason: str, error: str,
+                     attempts: int = 1) -> None:
+        log.error("event dead-lettered", extra={"queue": self.spec.queue, "reason": reason, "error": error[:300]})
+        producer.publish(body if body else b"", exchange=DEAD_LETTERS.name, routing_key=self.spec.queue,
+                         headers={**(headers or {}),
+                                  "x-danbio-dead-reason": reason,
+                                  "x-danbio-error": error[:500],
+                                  "x-danbio-attempts": attempts,
+                                  "x-danbio-queue": self.spec.queue,
+                                  "x-danbio-routing-key": routing_key or "",
+                                  "x-danbio-dead-at": datetime.now(timezone.utc).isoformat()},
+                         content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+                         retry=True)
+
+
+class ConsumerRunner:
+    """Runs several EventConsumers on one connection until stopped; reconnects after failures."""
+
+    def __init__(self, broker_url: str, consumers: list[EventConsumer], *, prefetch: int,
+                 retry_delays_ms: tuple[int, ...], connect: Callable[..., Connection]):
+        self.broker_url = broker_url
+        self.consumers = consumers
+        self.prefetch = prefetch
+        self.retry_delays_ms = retry_delays_ms
+        self.connect = connect
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                with self.connect(self.broker_url, confirm_publish=True) as connection:
+                    connection.ensure_connection(max_retries=1)
+                    topology.declare(connection, self.retry_delays_ms)
+                    backoff = 0.2
+                    self._consume(connection, stop)
+            except Exception as exc:  # connection lost or broker down: retry with back-off
+                if stop.is_set():
+                    break
+                log.warning("consumer: broker connection failed, reconnecting",
+                            extra={"error": f"{exc.__class__.__name__}: {exc}", "retry_in_s": backoff})
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _consume(self, connection: Connection, stop: threading.Event) -> None:
+        amqp = topology.is_amqp(connection)
+        # Republishing (retries, dead letters) goes through a channel of this connection, which
+        # was opened with publisher confirms: the original is acknowledged only once its copy is safe.
+        producer = Producer(connection.channel())
+        kombu_consumers = []
+        for event_consumer in self.consumers:
+            channel = connection.channel()
+            queue = topology.consumer_queue(event_consumer.spec, amqp=amqp)
+            consumer = Consumer(channel, queues=[queue], no_ack=False, prefetch_count=self.prefetch,
+                                on_message=self._on_message(event_consumer, producer, amqp))
+            consumer.consume()
+            kombu_consumers.append(consumer)
+        log.info("consuming", extra={"queues": [c.spec.queue for c in self.consumers]})
+        try:
+            while not stop.is_set():
+                try:
+                    connection.drain_events(timeout=0.5)
+                except socket.timeout:
+                    if amqp:
+                        connection.heartbeat_check()
+        finally:
+            for consumer in kombu_consumers:
+                try:
+                    consumer.cancel()
+                except Exception:
+                    pass
+
+    @staticmethod
+    def _on_message(event_consumer: EventConsumer, producer: Producer, amqp: bool):
+        def on_message(message: Message) -> None:
+            started = time.perf_counter()
+            outcome = event_consumer.process(message.body, dict(message.headers or {}), producer, amqp=amqp,
+                                             routing_key=message.delivery_info.get("routing_key", ""))
+            message.ack()
+            EVENTS_CONSUMED.labels(queue=event_consumer.spec.queue, outcome=outcome.action).inc()
+            EVENT_HANDLE_SECONDS.labels(queue=event_consumer.spec.queue).observe(time.perf_counter() - started)
+        return on_message

@@ -1,0 +1,95 @@
+"""The whole bus, declared in one place; every process declares all of it at start.
+
+Why all of it: the embedded kombu transports keep exchanges and bindings in each process's
+memory, so a publisher that has not declared a binding silently drops the message. Declaring the
+same durable entities again is a no-op on RabbitMQ.
+
+Per consumer queue ``<service>.<purpose>``:
+- the queue itself (quorum on RabbitMQ), bound to ``danbio.events`` by event type;
+- ``<queue>.retry.<delay>ms`` delay queues (RabbitMQ only): a failed message waits there for its
+  back-off step, then expires back into the queue through the default exchange;
+- ``<queue>.dead`` bound to ``danbio.dlx``: where a message ends when it cannot be handled.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kombu import Connection, Exchange, Queue
+
+EVENTS = Exchange("danbio.events", type="topic", durable=True)
+DEAD_LETTERS = Exchange("danbio.dlx", type="direct", durable=True)
+RETRIES = Exchange("danbio.retry", type="direct", durable=True)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    queue: str
+    event_types: tuple[str, ...]
+
+
+# Every consumer of the system. A service's worker registers a handler for each event type here.
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("identity.departments", ("patients.department.upserted",)),
+)
+
+
+def spec_for(queue: str) -> ConsumerSpec:
+    for spec in CONSUMERS:
+        if spec.queue == queue:
+            return spec
+    raise KeyError(f"no consumer queue named {queue} in the topology")
+
+
+def is_amqp(connection: Connection) -> bool:
+    return connection.transport.driver_type == "amqp"
+
+
+def consumer_queue(spec: ConsumerSpec, *, amqp: bool) -> Queue:
+    arguments = {}
+    if amqp:
+        arguments = {
+            "x-queue-type": "quorum",
+            # Broker-side safety net: a message that crashes its worker again and again.
+            "x-delivery-limit": 20,
+            "x-dead-letter-exchange": DEAD_LETTERS.name,
+            "x-dead-letter-routing-key": spec.queue,
+        }
+    # Bound to EVENTS per event type in declare(); no exchange here, so no catch-all binding.
+    return Queue(spec.queue, durable=True, queue_arguments=arguments or None)
+
+
+def dead_letter_queue(spec: ConsumerSpec, *, amqp: bool) -> Queue:
+    arguments = {"x-queue-type": "quorum"} if amqp else None
+    return Queue(f"{spec.queue}.dead", exchange=DEAD_LETTERS, routing_key=spec.queue,
+                 durable=True, queue_arguments=arguments)
+
+
+def retry_queue_name(queue: str, delay_ms: int) -> str:
+    # The delay is in the name: RabbitMQ refuses to re-declare a queue with another TTL.
+    return f"{queue}.retry.{delay_ms}ms"
+
+
+def retry_queue(spec: ConsumerSpec, delay_ms: int) -> Queue:
+    name = retry_queue_name(spec.queue, delay_ms)
+    return Queue(name, exchange=RETRIES, routing_key=name, durable=True, queue_arguments={
+        "x-message-ttl": delay_ms,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": spec.queue,
+    })
+
+
+def declare(connection: Connection, retry_delays_ms: tuple[int, ...]) -> None:
+    """Declare every exchange, queue and binding of the system (idempotent)."""
+    amqp = is_amqp(connection)
+    channel = connection.default_channel
+    for exchange in (EVENTS, DEAD_LETTERS, RETRIES):
+        exchange(channel).declare()
+    for spec in CONSUMERS:
+        queue = consumer_queue(spec, amqp=amqp)(channel)
+        queue.declare()
+        for event_type in spec.event_types:
+            queue.bind_to(exchange=EVENTS, routing_key=event_type)
+        dead_letter_queue(spec, amqp=amqp)(channel).declare()
+        if amqp:
+            for delay in sorted(set(retry_delays_ms)):
+                retry_queue(spec, delay)(channel).declare()

@@ -1,0 +1,101 @@
+"""Helpers for tests against the real servers `make test` starts: throwaway databases, a clean
+bus, polling. Test support only; no service imports it."""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Callable, TypeVar
+
+import psycopg
+from kombu import Connection
+from sqlalchemy.engine import make_url
+
+from .messaging import topology
+
+T = TypeVar("T")
+
+
+class ServerMissing(RuntimeError):
+    """A server the tests need is not there. Tests fail on it; they never skip."""
+
+
+def require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise ServerMissing(f"{name} is not set: run the tests with `make test`, which starts the servers")
+    return value
+
+
+def _conninfo(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_database(admin_url: str, prefix: str = "t") -> str:
+    """A new empty PostgreSQL database; returns its SQLAlchemy URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_conninfo(admin_url), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    name = make_url(url).database
+    with psycopg.connect(_conninfo(admin_url), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def check_postgres(admin_url: str) -> None:
+    try:
+        with psycopg.connect(_conninfo(admin_url), connect_timeout=5) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as exc:
+        raise ServerMissing(f"PostgreSQL at {make_url(admin_url).host}:{make_url(admin_url).port} "
+                            f"is not reachable: {exc}") from exc
+
+
+def check_broker(url: str) -> None:
+    try:
+        with Connection(url, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as exc:
+        raise ServerMissing(f"RabbitMQ is not reachable: {exc}") from exc
+
+
+def topology_queue_names(retry_delays_ms: tuple[int, ...]) -> list[str]:
+    names = []
+    for spec in topology.CONSUMERS:
+        names += [spec.queue, f"{spec.queue}.dead"]
+        names += [topology.retry_queue_name(spec.queue, delay) for delay in retry_delays_ms]
+    return names
+
+
+def reset_bus(url: str, retry_delays_ms: tuple[int, ...]) -> None:
+    """Delete every queue of the topology and declare it afresh: each test starts empty."""
+    with Connection(url, connect_timeout=5) as connection:
+        channel = connection.channel()
+        for name in topology_queue_names(retry_delays_ms):
+            channel.queue_delete(name)
+        topology.declare(connection, retry_delays_ms)
+
+
+def queue_depth(url: str, name: str) -> int:
+    with Connection(url, connect_timeout=5) as connection:
+        _, count, _ = connection.default_channel.queue_declare(name, passive=True)
+        return count
+
+
+def wait_for(predicate: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05,
+             message: str = "condition") -> T:
+    """Poll until ``predicate()`` is truthy; return it, or fail with ``message`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {value!r})")
+        time.sleep(interval)

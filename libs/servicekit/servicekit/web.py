@@ -1,0 +1,148 @@
+"""The Flask side every service shares: app factory base, problem errors, request ids, access
+log, health and readiness, metrics and the OpenAPI document (flask-smorest, Swagger UI on /docs).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Callable, Iterable
+
+from flask import Flask, Response, g, jsonify, request
+from flask_smorest import Api, Blueprint
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.exceptions import HTTPException
+
+from .config import ProcessSettings
+from .db import Database
+from .errors import ServiceError
+from .logs import configure_logging, correlation_id, new_correlation_id
+from .messaging.broker import connect
+from .metrics import HTTP_REQUESTS, HTTP_SECONDS
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, errors: dict | None = None) -> Response:
+    body = {"status": status, "title": title, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    return response
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering every HTTP error as application/problem+json."""
+
+    def handle_http_exception(self, error: HTTPException):
+        errors = None
+        data = getattr(error, "data", None) or {}
+        if "messages" in data:  # webargs validation: field -> messages
+            errors = data["messages"]
+        detail = error.description if errors is None else "Some fields are missing or invalid."
+        response = problem(error.code or 500, error.name, detail, errors)
+        for name, value in (data.get("headers") or {}).items():
+            response.headers[name] = value
+        return response
+
+
+def create_service_app(settings: ProcessSettings, *, title: str, blueprints: Iterable[Blueprint],
+                       readiness: dict[str, Callable[[], None]], version: str = "1.0") -> Flask:
+    configure_logging(settings.service, settings.log_level)
+    app = Flask(settings.service)
+    app.config.update(
+        API_TITLE=title, API_VERSION=version, OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    api = ProblemApi(app)
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    _install_request_context(app)
+    _install_error_handlers(app)
+    _install_operations_routes(app, readiness)
+    app.extensions["danbio.settings"] = settings
+    return app
+
+
+def _install_request_context(app: Flask) -> None:
+    @app.before_request
+    def start_request():
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else new_correlation_id()
+        g.correlation_token = correlation_id.set(g.request_id)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        HTTP_REQUESTS.labels(request.method, endpoint, response.status_code).inc()
+        HTTP_SECONDS.labels(request.method, endpoint).observe(elapsed)
+        if endpoint not in {"/healthz", "/readyz", "/metrics"}:
+            # The path only: query strings may carry search terms, and are not for the log.
+            log.info("request", extra={"method": request.method, "path": request.path,
+                                       "status": response.status_code, "ms": round(elapsed * 1000, 1)})
+        return response
+
+    @app.teardown_request
+    def reset_context(_exc):
+        token = g.pop("correlation_token", None)
+        if token is not None:
+            correlation_id.reset(token)
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(error: ServiceError):
+        return problem(error.status, error.title, error.detail, error.errors or None)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        if isinstance(error, HTTPException):
+            return problem(error.code or 500, error.name, error.description)
+        log.exception("unhandled error")
+        return problem(500, "Internal error",
+                       f"Something went wrong on our side. Quote request id {g.get('request_id', '')} to support.")
+
+
+def _install_operations_routes(app: Flask, readiness: dict[str, Callable[[], None]]) -> None:
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz():
+        results, ready = {}, True
+        for name, check in readiness.items():
+            try:
+                check()
+                results[name] = "ok"
+            except Exception as exc:
+                ready = False
+                results[name] = f"unavailable: {exc.__class__.__name__}"
+                log.warning("readiness check failed", extra={"check": name, "error": str(exc)[:200]})
+        return jsonify({"status": "ready" if ready else "not ready", "checks": results}), (200 if ready else 503)
+
+    @app.get("/metrics")
+    def metrics():
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def database_check(db: Database) -> Callable[[], None]:
+    return db.ping
+
+
+def broker_check(url: str) -> Callable[[], None]:
+    def check() -> None:
+        with connect(url) as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    return check
