@@ -1,0 +1,37 @@
+# One command each: `make run` starts the whole system with demo data; `make test` runs every test
+# against real servers it starts (and stops) itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := identity patients notifications gateway web
+DATA_SERVICES := identity patients notifications
+STAMP := $(VENV)/.installed
+
+.PHONY: install run migrate seed test test-fast bench clean
+
+$(STAMP): libs/servicekit/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e libs/servicekit $(foreach s,$(SERVICES),-e services/$(s)) -r requirements-dev.txt
+	@touch $@
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	@for s in $(DATA_SERVICES); do $(PY) -m $$s migrate || exit 1; done
+
+seed: migrate
+	@$(PY) -m patients load-reference
+
+run: $(STAMP)
+	@dev/run.sh
+
+test: $(STAMP)
+	@dev/test.sh
+
+bench: $(STAMP)
+	@dev/bench.sh
+
+clean:
+	rm -rf .data

@@ -1,0 +1,44 @@
+"""Fixtures shared by every test: the real PostgreSQL and RabbitMQ that `make test` starts.
+
+A missing server is an error, never a skip."""
+import pytest
+
+from servicekit import testing
+
+FAST_RETRIES = (50, 100, 200)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    url = testing.require_env("DANBIO_TEST_PG_URL")
+    testing.check_postgres(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    url = testing.require_env("DANBIO_TEST_AMQP_URL")
+    testing.check_broker(url)
+    return url
+
+
+@pytest.fixture
+def new_database(pg_admin_url):
+    """Factory: a fresh PostgreSQL database per call, dropped after the test."""
+    created = []
+
+    def make(prefix: str = "t") -> str:
+        url = testing.create_database(pg_admin_url, prefix)
+        created.append(url)
+        return url
+
+    yield make
+    for url in created:
+        testing.drop_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def bus(amqp_url) -> str:
+    """RabbitMQ with the whole topology declared and every queue empty."""
+    testing.reset_bus(amqp_url, FAST_RETRIES)
+    return amqp_url

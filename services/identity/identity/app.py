@@ -1,0 +1,13 @@
+"""create_app(): the identity service's web application."""
+from servicekit.web import create_service_app
+
+from .api.departments import blp as departments_blp
+from .runtime import build_runtime
+
+
+def create_app(environ=None):
+    runtime = build_runtime(environ)
+    app = create_service_app(runtime.settings, title="danbio identity", blueprints=[departments_blp],
+                             readiness=runtime.readiness())
+    app.extensions["danbio.runtime"] = runtime
+    return app

@@ -1,0 +1,12 @@
+"""create_app(): the notifications service's web application."""
+from servicekit.web import create_service_app
+
+from .runtime import build_runtime
+
+
+def create_app(environ=None):
+    runtime = build_runtime(environ)
+    app = create_service_app(runtime.settings, title="danbio notifications", blueprints=[],
+                             readiness=runtime.readiness())
+    app.extensions["danbio.runtime"] = runtime
+    return app

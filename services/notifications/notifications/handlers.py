@@ -1,0 +1,3 @@
+"""notifications' event handlers, by queue of the topology and event type."""
+
+HANDLERS: dict = {}

@@ -1,0 +1,1 @@
+"""The Danish web UI."""
