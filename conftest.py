@@ -16,10 +16,14 @@ def pg_admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def amqp_url() -> str:
+def amqp_url():
+    """RabbitMQ, in a virtual host of this test session's own: sessions running side by side
+    (developers, helpers, CI) never see each other's queues."""
     url = testing.require_env("DANBIO_TEST_AMQP_URL")
     testing.check_broker(url)
-    return url
+    ctl = testing.require_env("DANBIO_TEST_RABBITMQ_CTL")
+    with testing.private_vhost(url, ctl) as isolated:
+        yield isolated
 
 
 @pytest.fixture

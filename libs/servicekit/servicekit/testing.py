@@ -2,10 +2,13 @@
 bus, polling. Test support only; no service imports it."""
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import time
 import uuid
 from typing import Callable, TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
 from kombu import Connection
@@ -63,6 +66,23 @@ def check_broker(url: str) -> None:
             connection.ensure_connection(max_retries=1)
     except Exception as exc:
         raise ServerMissing(f"RabbitMQ is not reachable: {exc}") from exc
+
+
+@contextlib.contextmanager
+def private_vhost(url: str, ctl: str):
+    """A fresh RabbitMQ virtual host for the duration of the block; yields its URL."""
+    vhost = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    user = urlsplit(url).username
+
+    def rabbitmqctl(*args: str) -> None:
+        subprocess.run([ctl, "ctl", *args], check=True, capture_output=True, timeout=60)
+
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    try:
+        yield urlsplit(url)._replace(path="/" + vhost).geturl()
+    finally:
+        subprocess.run([ctl, "ctl", "delete_vhost", vhost], capture_output=True, timeout=60)
 
 
 def topology_queue_names(retry_delays_ms: tuple[int, ...]) -> list[str]:
