@@ -1,11 +1,29 @@
 """Fixtures shared by every test: the real PostgreSQL and RabbitMQ that `make test` starts.
 
 A missing server is an error, never a skip."""
+import os
+
 import pytest
 
 from servicekit import testing
+from servicekit.principal import generate_keypair, load_private_key
 
 FAST_RETRIES = (50, 100, 200)
+
+# One gateway signing key per test session; services get the public half.
+SIGNING_PEM, PUBLIC_PEM = generate_keypair()
+
+
+@pytest.fixture(scope="session")
+def principal_keys():
+    """(private key object, public key PEM): to sign principals as the gateway does."""
+    return load_private_key(SIGNING_PEM), PUBLIC_PEM
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _principal_key_in_environment():
+    # Processes the tests start (workers, CLIs) read their settings from the environment.
+    os.environ["DANBIO_PRINCIPAL_PUBLIC_KEY"] = PUBLIC_PEM
 
 
 @pytest.fixture(scope="session")

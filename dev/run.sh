@@ -7,6 +7,24 @@ export PATH="$PWD/.venv/bin:$PATH"
 export DANBIO_DATA_DIR="${DANBIO_DATA_DIR:-$PWD/.data}"
 mkdir -p "$DANBIO_DATA_DIR"
 
+# The gateway signs the caller's principal; services verify it. Development keys live in .data.
+if [[ -z "${DANBIO_PRINCIPAL_PUBLIC_KEY:-}" ]]; then
+  if [[ ! -f "$DANBIO_DATA_DIR/principal-public.pem" ]]; then
+    python - "$DANBIO_DATA_DIR" <<'PY'
+import os, sys
+from servicekit.principal import generate_keypair
+private, public = generate_keypair()
+directory = sys.argv[1]
+with open(os.open(os.path.join(directory, "principal-signing.pem"), os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+    f.write(private)
+with open(os.path.join(directory, "principal-public.pem"), "w") as f:
+    f.write(public)
+PY
+  fi
+  export DANBIO_PRINCIPAL_PUBLIC_KEY="$(cat "$DANBIO_DATA_DIR/principal-public.pem")"
+  export GATEWAY_PRINCIPAL_SIGNING_KEY="$(cat "$DANBIO_DATA_DIR/principal-signing.pem")"
+fi
+
 for service in identity patients notifications; do
   python -m "$service" migrate
 done

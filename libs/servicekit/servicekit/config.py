@@ -165,9 +165,23 @@ class ProcessSettings:
                              doc="DEBUG, INFO, WARNING or ERROR")
 
 
+def parse_public_key(raw: str):
+    from .principal import load_public_key
+
+    try:
+        return load_public_key(raw.replace("\\n", "\n"))
+    except Exception as exc:
+        raise ValueError("expected an Ed25519 public key in PEM form") from exc
+
+
 @dataclasses.dataclass(frozen=True)
 class ServiceSettings(ProcessSettings):
     """What a service that owns data needs. Services subclass it to add their own settings."""
+
+    principal_public_key: Any = setting(
+        "DANBIO_PRINCIPAL_PUBLIC_KEY", parse=parse_public_key,
+        doc="the gateway's Ed25519 public key (PEM) that signs the principal on every request",
+    )
 
     database_url: str = setting(
         "{SERVICE}_DATABASE_URL", default=embedded_database_url, parse=parse_database_url,

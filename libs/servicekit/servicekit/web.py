@@ -13,6 +13,9 @@ from flask_smorest import Api, Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from . import principal
 from .config import ProcessSettings
 from .db import Database
 from .errors import ServiceError
@@ -53,7 +56,10 @@ class ProblemApi(Api):
 
 
 def create_service_app(settings: ProcessSettings, *, title: str, blueprints: Iterable[Blueprint],
-                       readiness: dict[str, Callable[[], None]], version: str = "1.0") -> Flask:
+                       readiness: dict[str, Callable[[], None]], version: str = "1.0",
+                       principal_key: Ed25519PublicKey | None = None) -> Flask:
+    """The base Flask app of a service. With ``principal_key`` every route but the operational
+    ones (health, metrics, OpenAPI) requires the gateway-signed principal."""
     configure_logging(settings.service, settings.log_level)
     app = Flask(settings.service)
     app.config.update(
@@ -68,8 +74,27 @@ def create_service_app(settings: ProcessSettings, *, title: str, blueprints: Ite
     _install_request_context(app)
     _install_error_handlers(app)
     _install_operations_routes(app, readiness)
+    if principal_key is not None:
+        _install_principal_check(app, settings.service, principal_key)
     app.extensions["danbio.settings"] = settings
     return app
+
+
+OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+
+
+def _install_principal_check(app: Flask, audience: str, key: Ed25519PublicKey) -> None:
+    @app.before_request
+    def require_principal():
+        if request.path.startswith(OPEN_PATHS) or request.url_rule is None:
+            return None
+        g.principal = principal.verify(request.headers.get(principal.HEADER), audience=audience, key=key)
+        return None
+
+
+def current_principal() -> principal.Principal:
+    """The verified caller of this request (set before any protected view runs)."""
+    return g.principal
 
 
 def _install_request_context(app: Flask) -> None:

@@ -3,6 +3,9 @@ import dataclasses
 import pytest
 
 from servicekit.config import ConfigError, ServiceSettings, describe, load, parse_millis_list, setting
+from servicekit.principal import generate_keypair
+
+KEY = {"DANBIO_PRINCIPAL_PUBLIC_KEY": generate_keypair()[1]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,10 +31,10 @@ def test_every_problem_is_reported_at_once_without_echoing_values():
 
 
 def test_defaults_are_embedded_and_postgres_urls_get_psycopg(tmp_path):
-    embedded = load(ExampleSettings, "identity", {"IDENTITY_API_TOKEN": "x", "DANBIO_DATA_DIR": str(tmp_path)})
+    embedded = load(ExampleSettings, "identity", {**KEY, "IDENTITY_API_TOKEN": "x", "DANBIO_DATA_DIR": str(tmp_path)})
     assert embedded.database_url == f"sqlite:///{tmp_path}/identity.db"
     assert embedded.broker_url.startswith("sqla+sqlite:///")
-    real = load(ExampleSettings, "identity", {"IDENTITY_API_TOKEN": "x",
+    real = load(ExampleSettings, "identity", {**KEY, "IDENTITY_API_TOKEN": "x",
                                               "IDENTITY_DATABASE_URL": "postgresql://a:b@db:5432/identity"})
     assert real.database_url == "postgresql+psycopg://a:b@db:5432/identity"
 
@@ -41,7 +44,9 @@ def test_parsers_reject_nonsense():
     with pytest.raises(ValueError):
         parse_millis_list(",")
     with pytest.raises(ConfigError):
-        load(ServiceSettings, "patients", {"DANBIO_LOG_LEVEL": "chatty"})
+        load(ServiceSettings, "patients", {**KEY, "DANBIO_LOG_LEVEL": "chatty"})
+    with pytest.raises(ConfigError, match="DANBIO_PRINCIPAL_PUBLIC_KEY is malformed"):
+        load(ServiceSettings, "patients", {"DANBIO_PRINCIPAL_PUBLIC_KEY": "-----BEGIN nonsense"})
 
 
 def test_describe_lists_every_variable():

@@ -9,8 +9,9 @@ from servicekit.events import new_event
 
 
 @pytest.fixture
-def identity(new_database):
-    runtime = build_runtime({"IDENTITY_DATABASE_URL": new_database("identity")})
+def identity(new_database, principal_keys):
+    runtime = build_runtime({"IDENTITY_DATABASE_URL": new_database("identity"),
+                             "DANBIO_PRINCIPAL_PUBLIC_KEY": principal_keys[1]})
     runtime.migrate()
     yield runtime
     runtime.db.dispose()

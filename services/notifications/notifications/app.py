@@ -7,6 +7,7 @@ from .runtime import build_runtime
 def create_app(environ=None):
     runtime = build_runtime(environ)
     app = create_service_app(runtime.settings, title="danbio notifications", blueprints=[],
-                             readiness=runtime.readiness())
+                             readiness=runtime.readiness(),
+                             principal_key=runtime.settings.principal_public_key)
     app.extensions["danbio.runtime"] = runtime
     return app

@@ -1,14 +1,24 @@
+import uuid
+
 import pytest
 
 from patients.app import create_app
 from patients.domain.organisation import department_id
 from patients.service.organisation import bundled_organisation, load_organisation, rename_department
 from servicekit.errors import InvalidInput, NotFound
+from servicekit.principal import HEADER, Principal, sign
 
 
 @pytest.fixture
-def env(new_database, amqp_url):
-    return {"PATIENTS_DATABASE_URL": new_database("patients"), "DANBIO_BROKER_URL": amqp_url}
+def env(new_database, amqp_url, principal_keys):
+    return {"PATIENTS_DATABASE_URL": new_database("patients"), "DANBIO_BROKER_URL": amqp_url,
+            "DANBIO_PRINCIPAL_PUBLIC_KEY": principal_keys[1]}
+
+
+@pytest.fixture
+def as_clinician(principal_keys):
+    clinician = Principal(subject=str(uuid.uuid4()), kind="user", username="laege")
+    return {HEADER: sign(clinician, audience="patients", key=principal_keys[0])}
 
 
 @pytest.fixture
@@ -22,14 +32,14 @@ def app(env):
     runtime.db.dispose()
 
 
-def test_regions_are_the_five_and_private_practice(app):
-    regions = app.test_client().get("/regions").json
+def test_regions_are_the_five_and_private_practice(app, as_clinician):
+    regions = app.test_client().get("/regions", headers=as_clinician).json
     assert [r["name"] for r in regions] == ["Region Hovedstaden", "Region Midtjylland", "Region Nordjylland",
                                             "Praksis", "Region Syddanmark", "Region Sjælland"]
 
 
-def test_departments_carry_hospital_and_region(app):
-    departments = {d["code"]: d for d in app.test_client().get("/departments").json}
+def test_departments_carry_hospital_and_region(app, as_clinician):
+    departments = {d["code"]: d for d in app.test_client().get("/departments", headers=as_clinician).json}
     odense = departments["OUH-REU-C"]
     assert odense["hospital"]["name"] == "Odense Universitetshospital"
     assert odense["hospital"]["region"]["code"] == "SD"
@@ -58,3 +68,13 @@ def test_not_ready_when_the_broker_is_unreachable(env):
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["broker"].startswith("unavailable")
+
+
+def test_calls_that_bypass_the_gateway_are_refused(app, principal_keys):
+    client = app.test_client()
+    response = client.get("/departments")
+    assert response.status_code == 401
+    assert response.json["detail"] == "This service is reached only through the gateway."
+    someone = Principal(subject=str(uuid.uuid4()), kind="user", username="x")
+    for_identity = sign(someone, audience="identity", key=principal_keys[0])
+    assert client.get("/departments", headers={HEADER: for_identity}).status_code == 401
