@@ -42,8 +42,18 @@ class DepartmentUpserted(Contract):
     revision = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
+class UserAccessChanged(Contract):
+    """A user's roles, hospitals or departments changed (or the user was blocked, unlocked,
+    created): whoever caches the user's principal must drop it."""
+
+    user_id = fields.UUID(required=True)
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=64))  # Keycloak user id
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
 REGISTRY: dict[tuple[str, int], type[Contract]] = {
     ("patients.department.upserted", 1): DepartmentUpserted,
+    ("identity.user.access_changed", 1): UserAccessChanged,
 }
 
 

@@ -30,6 +30,8 @@ class ConsumerSpec:
 # Every consumer of the system. A service's worker registers a handler for each event type here.
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("identity.departments", ("patients.department.upserted",)),
+    # Drops cached principals in the gateway when a user's access changes.
+    ConsumerSpec("gateway.principals", ("identity.user.access_changed",)),
 )
 
 
