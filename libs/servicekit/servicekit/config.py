@@ -163,6 +163,15 @@ class ProcessSettings:
     )
     log_level: str = setting("DANBIO_LOG_LEVEL", default="INFO", parse=parse_log_level,
                              doc="DEBUG, INFO, WARNING or ERROR")
+    # Every process that consumes (the gateway too) declares the whole topology with these.
+    consumer_retry_delays_ms: tuple[int, ...] = setting(
+        "DANBIO_RETRY_DELAYS_MS", default=(1000, 10000, 60000), parse=parse_millis_list,
+        doc="back-off before each retry of a failing event handler; their count bounds the retries",
+    )
+    consumer_prefetch: int = setting(
+        "DANBIO_CONSUMER_PREFETCH", default=20, parse=parse_positive_int,
+        doc="unacknowledged messages a consumer may hold",
+    )
 
 
 def parse_public_key(raw: str):
@@ -194,12 +203,4 @@ class ServiceSettings(ProcessSettings):
     relay_idle_wait: float = setting(
         "DANBIO_RELAY_IDLE_WAIT", default=1.0, parse=parse_positive_float,
         doc="seconds the relay waits for a commit notification before polling the outbox again",
-    )
-    consumer_retry_delays_ms: tuple[int, ...] = setting(
-        "DANBIO_RETRY_DELAYS_MS", default=(1000, 10000, 60000), parse=parse_millis_list,
-        doc="back-off before each retry of a failing event handler; their count bounds the retries",
-    )
-    consumer_prefetch: int = setting(
-        "DANBIO_CONSUMER_PREFETCH", default=20, parse=parse_positive_int,
-        doc="unacknowledged messages a consumer may hold",
     )

@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 
-# DDMMYY-SSSS or ten digits in a row, not part of a longer number nor an E.164 phone number.
-CPR_PATTERN = re.compile(r"(?<![\d+])(\d{6})-?(\d{4})(?!\d)")
+# DDMMYY-SSSS or ten digits standing alone: not inside a longer number, an E.164 phone number or
+# an identifier such as a hex request id (which would otherwise be mangled and lose correlation).
+CPR_PATTERN = re.compile(r"(?<![0-9A-Za-z+])(\d{6})-?(\d{4})(?![0-9A-Za-z])")
 
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 PROBLEM_JSON = "application/problem+json"
+SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
 
 def problem(status: int, title: str, detail: str, errors: dict | None = None) -> Response:
@@ -57,17 +58,19 @@ class ProblemApi(Api):
 
 def create_service_app(settings: ProcessSettings, *, title: str, blueprints: Iterable[Blueprint],
                        readiness: dict[str, Callable[[], None]], version: str = "1.0",
-                       principal_key: Ed25519PublicKey | None = None) -> Flask:
+                       principal_key: Ed25519PublicKey | None = None, openapi: bool = True) -> Flask:
     """The base Flask app of a service. With ``principal_key`` every route but the operational
-    ones (health, metrics, OpenAPI) requires the gateway-signed principal."""
+    ones (health, metrics, OpenAPI) requires the gateway-signed principal. ``openapi=False``
+    leaves /openapi.json and /docs to the app (the gateway aggregates; the web UI has none)."""
     configure_logging(settings.service, settings.log_level)
     app = Flask(settings.service)
-    app.config.update(
-        API_TITLE=title, API_VERSION=version, OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
-        MAX_CONTENT_LENGTH=1024 * 1024,
-    )
+    app.config.update(API_TITLE=title, API_VERSION=version, OPENAPI_VERSION="3.0.3",
+                      MAX_CONTENT_LENGTH=1024 * 1024)
+    if openapi:
+        app.config.update(
+            OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH="openapi.json",
+            OPENAPI_SWAGGER_UI_PATH="/docs", OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_URL,
+        )
     api = ProblemApi(app)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)

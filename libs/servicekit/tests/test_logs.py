@@ -8,6 +8,8 @@ def test_cpr_shaped_numbers_are_masked():
     assert mask_cpr("patient 010203-1234 and 0102031234 seen") == "patient 010203-xxxx and 010203-xxxx seen"
     # Longer digit runs (phone numbers with country code, ids) are not CPR numbers.
     assert mask_cpr("+4512345678 and 123456789012") == "+4512345678 and 123456789012"
+    assert mask_cpr("request 4f1234567890ab done") == "request 4f1234567890ab done"
+    assert mask_cpr("cpr=0101011234;") == "cpr=010101-xxxx;"
 
 
 def test_json_line_carries_service_correlation_id_and_extras():

@@ -9,6 +9,9 @@ A handler that raises is retried after each step of the back-off (on RabbitMQ th
 embedded transport it is requeued at once). When the steps are used up — or the message can never
 succeed (not JSON, unknown type, contract violation) — it goes to ``<queue>.dead`` with the reason
 in its headers.
+
+``StatelessConsumer`` is for handlers with no database whose effect is idempotent by nature
+(dropping a cached entry): no inbox, and on RabbitMQ a queue per process for per-instance specs.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from kombu import Connection, Consumer, Producer
+from kombu import Connection, Consumer, Producer, Queue
 from kombu.message import Message
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 ATTEMPT_HEADER = "x-danbio-attempt"
 
 Handler = Callable[[UnitOfWork, Envelope], None]
+StatelessHandler = Callable[[Envelope], None]
 
 
 @dataclass
@@ -62,6 +66,16 @@ class EventConsumer:
         self.handlers = handlers
         self.new_uow = new_uow
         self.retry_delays_ms = retry_delays_ms
+
+    def queue(self, *, amqp: bool) -> Queue:
+        """The queue this consumer reads."""
+        return topology.consumer_queue(self.spec, amqp=amqp)
+
+    def started(self) -> None:
+        """Called once the queue is being consumed (after every reconnect)."""
+
+    def stopped(self) -> None:
+        """Called when consuming stops (connection lost or shutdown)."""
 
     # -- one message ---------------------------------------------------------------------------
 
@@ -125,16 +139,18 @@ class EventConsumer:
                               error=error, attempts=attempt)
             return Outcome("dead", "handler-failed")
         retry_headers = {**(headers or {}), ATTEMPT_HEADER: attempt}
-        if amqp:
-            delay = self.retry_delays_ms[attempt - 1]
-            name = topology.retry_queue_name(self.spec.queue, delay)
-            exchange, routing_key = RETRIES.name, name
-        else:
-            exchange, routing_key = "", self.spec.queue
+        exchange, routing_key = self._retry_target(attempt, amqp=amqp)
         producer.publish(body, exchange=exchange, routing_key=routing_key, headers=retry_headers,
                          content_type="application/json", content_encoding="utf-8", delivery_mode=2,
                          message_id=str(envelope.id), retry=True)
         return Outcome("retried")
+
+    def _retry_target(self, attempt: int, *, amqp: bool) -> tuple[str, str]:
+        """(exchange, routing key) that brings a failed message back for another attempt."""
+        if amqp:
+            name = topology.retry_queue_name(self.spec.queue, self.retry_delays_ms[attempt - 1])
+            return RETRIES.name, name
+        return "", self.spec.queue
 
     def _dead_letter(self, producer: Producer, body, headers, routing_key: str, *, reason: str, error: str,
                      attempts: int = 1) -> None:
@@ -149,6 +165,53 @@ class EventConsumer:
                                   "x-danbio-dead-at": datetime.now(timezone.utc).isoformat()},
                          content_type="application/json", content_encoding="utf-8", delivery_mode=2,
                          retry=True)
+
+
+class StatelessConsumer(EventConsumer):
+    """A consumer whose handlers touch no database and are idempotent by nature: no inbox.
+
+    For a per-instance spec on RabbitMQ it reads ``<queue>.<instance>``; a failed message goes
+    straight back to that queue (the retry queues lead to the shared queue), within the same
+    bounded number of attempts. ``on_started`` / ``on_stopped`` tell the owner when events can
+    and cannot arrive — a cache is only to be trusted while they can.
+    """
+
+    def __init__(self, spec: ConsumerSpec, handlers: dict[str, StatelessHandler], *, instance: str,
+                 retry_delays_ms: tuple[int, ...], on_started: Callable[[], None] = lambda: None,
+                 on_stopped: Callable[[], None] = lambda: None):
+        super().__init__(spec, handlers, new_uow=None, retry_delays_ms=retry_delays_ms)  # type: ignore[arg-type]
+        self.instance = instance
+        self._on_started, self._on_stopped = on_started, on_stopped
+
+    def queue(self, *, amqp: bool) -> Queue:
+        if amqp and self.spec.per_instance:
+            return topology.instance_queue(self.spec, self.instance)
+        return super().queue(amqp=amqp)
+
+    def started(self) -> None:
+        self._on_started()
+
+    def stopped(self) -> None:
+        self._on_stopped()
+
+    def _apply(self, envelope: Envelope, handler, body, headers, producer, *, amqp: bool) -> Outcome:
+        try:
+            handler(envelope)
+        except Exception as exc:
+            log.warning("event handler failed", exc_info=True,
+                        extra={"event_type": envelope.type, "event_id": str(envelope.id),
+                               "queue": self.spec.queue})
+            error = f"{exc.__class__.__name__}: {exc}"
+        else:
+            log.debug("event applied", extra={"event_type": envelope.type, "event_id": str(envelope.id),
+                                              "queue": self.spec.queue})
+            return Outcome("applied")
+        # Outside the except block: waiting for the broker's confirm may deliver the retried copy
+        # straight away, and its failure must not be chained to this one.
+        return self._retry_or_dead(envelope, body, headers, producer, amqp=amqp, error=error)
+
+    def _retry_target(self, attempt: int, *, amqp: bool) -> tuple[str, str]:
+        return "", self.queue(amqp=amqp).name
 
 
 class ConsumerRunner:
@@ -166,11 +229,15 @@ class ConsumerRunner:
         backoff = 0.2
         while not stop.is_set():
             try:
-                with self.connect(self.broker_url, confirm_publish=True) as connection:
+                # Republishing (retries, dead letters) waits for the broker's confirm on a
+                # connection of its own: waiting on the consuming one would dispatch the next
+                # delivery inside the current handler.
+                with self.connect(self.broker_url) as connection, \
+                        self.connect(self.broker_url, confirm_publish=True) as publishing:
                     connection.ensure_connection(max_retries=1)
                     topology.declare(connection, self.retry_delays_ms)
                     backoff = 0.2
-                    self._consume(connection, stop)
+                    self._consume(connection, Producer(publishing.channel()), stop)
             except Exception as exc:  # connection lost or broker down: retry with back-off
                 if stop.is_set():
                     break
@@ -179,20 +246,20 @@ class ConsumerRunner:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    def _consume(self, connection: Connection, stop: threading.Event) -> None:
+    def _consume(self, connection: Connection, producer: Producer, stop: threading.Event) -> None:
+        """Consume until stopped; ``producer`` confirms each copy before its original is acked."""
         amqp = topology.is_amqp(connection)
-        # Republishing (retries, dead letters) goes through a channel of this connection, which
-        # was opened with publisher confirms: the original is acknowledged only once its copy is safe.
-        producer = Producer(connection.channel())
         kombu_consumers = []
         for event_consumer in self.consumers:
             channel = connection.channel()
-            queue = topology.consumer_queue(event_consumer.spec, amqp=amqp)
+            queue = event_consumer.queue(amqp=amqp)
             consumer = Consumer(channel, queues=[queue], no_ack=False, prefetch_count=self.prefetch,
                                 on_message=self._on_message(event_consumer, producer, amqp))
             consumer.consume()
             kombu_consumers.append(consumer)
-        log.info("consuming", extra={"queues": [c.spec.queue for c in self.consumers]})
+        log.info("consuming", extra={"queues": [c.queue(amqp=amqp).name for c in self.consumers]})
+        for event_consumer in self.consumers:
+            event_consumer.started()
         try:
             while not stop.is_set():
                 try:
@@ -201,6 +268,8 @@ class ConsumerRunner:
                     if amqp:
                         connection.heartbeat_check()
         finally:
+            for event_consumer in self.consumers:
+                event_consumer.stopped()
             for consumer in kombu_consumers:
                 try:
                     consumer.cancel()

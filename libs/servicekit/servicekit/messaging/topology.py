@@ -9,12 +9,15 @@ Per consumer queue ``<service>.<purpose>``:
 - ``<queue>.retry.<delay>ms`` delay queues (RabbitMQ only): a failed message waits there for its
   back-off step, then expires back into the queue through the default exchange;
 - ``<queue>.dead`` bound to ``danbio.dlx``: where a message ends when it cannot be handled.
+
+A per-instance consumer (a cache every gateway replica holds) gets no shared queue and no retry
+queues on RabbitMQ: each instance declares ``<queue>.<instance>`` itself (``instance_queue``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Queue, binding
 
 EVENTS = Exchange("danbio.events", type="topic", durable=True)
 DEAD_LETTERS = Exchange("danbio.dlx", type="direct", durable=True)
@@ -25,13 +28,23 @@ RETRIES = Exchange("danbio.retry", type="direct", durable=True)
 class ConsumerSpec:
     queue: str
     event_types: tuple[str, ...]
+    # Every running instance must see each event (each holds a cache to drop), not just one of
+    # them: on RabbitMQ each instance consumes a queue of its own (``instance_queue``); the
+    # embedded transport (one machine, one instance) uses ``queue`` itself.
+    per_instance: bool = False
 
 
 # Every consumer of the system. A service's worker registers a handler for each event type here.
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("identity.departments", ("patients.department.upserted",)),
     # Drops cached principals in the gateway when a user's access changes.
-    ConsumerSpec("gateway.principals", ("identity.user.access_changed",)),
+    ConsumerSpec("gateway.principals", ("identity.user.access_changed",), per_instance=True),
+    # Turns the events that should reach a person into e-mail and SMS deliveries.
+    ConsumerSpec("notifications.deliveries", (
+        "identity.user.created", "identity.password_reset.code_issued", "identity.password.changed",
+        "identity.user.added_to_hospital", "identity.user.access_removed", "identity.review.overdue",
+        "patients.transfer.decided",
+    )),
 )
 
 
@@ -58,6 +71,21 @@ def consumer_queue(spec: ConsumerSpec, *, amqp: bool) -> Queue:
         }
     # Bound to EVENTS per event type in declare(); no exchange here, so no catch-all binding.
     return Queue(spec.queue, durable=True, queue_arguments=arguments or None)
+
+
+# An instance queue outlives a short broker disconnect but not its instance for long.
+INSTANCE_QUEUE_EXPIRES_MS = 10 * 60 * 1000
+
+
+def instance_queue(spec: ConsumerSpec, instance: str) -> Queue:
+    """``<queue>.<instance>`` on RabbitMQ, for a per-instance consumer: bound like the shared
+    queue, and deleted by the broker once nobody has consumed it for INSTANCE_QUEUE_EXPIRES_MS
+    (not exclusive, so the events sent while its instance reconnects wait for it)."""
+    return Queue(f"{spec.queue}.{instance}", durable=True,
+                 bindings=[binding(EVENTS, routing_key=event_type) for event_type in spec.event_types],
+                 queue_arguments={"x-expires": INSTANCE_QUEUE_EXPIRES_MS,
+                                  "x-dead-letter-exchange": DEAD_LETTERS.name,
+                                  "x-dead-letter-routing-key": spec.queue})
 
 
 def dead_letter_queue(spec: ConsumerSpec, *, amqp: bool) -> Queue:
@@ -87,11 +115,13 @@ def declare(connection: Connection, retry_delays_ms: tuple[int, ...]) -> None:
     for exchange in (EVENTS, DEAD_LETTERS, RETRIES):
         exchange(channel).declare()
     for spec in CONSUMERS:
+        dead_letter_queue(spec, amqp=amqp)(channel).declare()
+        if amqp and spec.per_instance:
+            continue  # each instance declares its own queue; a shared one would fill up unread
         queue = consumer_queue(spec, amqp=amqp)(channel)
         queue.declare()
         for event_type in spec.event_types:
             queue.bind_to(exchange=EVENTS, routing_key=event_type)
-        dead_letter_queue(spec, amqp=amqp)(channel).declare()
         if amqp:
             for delay in sorted(set(retry_delays_ms)):
                 retry_queue(spec, delay)(channel).declare()
