@@ -8,7 +8,7 @@ SERVICES := identity patients notifications gateway web
 DATA_SERVICES := identity patients notifications
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate seed test test-fast bench clean
+.PHONY: install run migrate seed realm test test-fast bench clean
 
 $(STAMP): libs/servicekit/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ seed: migrate
 
 run: $(STAMP)
 	@dev/run.sh
+
+# Re-create realm danbio in the running Keycloak from deploy/keycloak/realm-danbio.json (deletes its users).
+realm: $(STAMP)
+	@$(PY) dev/keycloak_realm.py replace
 
 test: $(STAMP)
 	@dev/test.sh

@@ -8,6 +8,9 @@ import pytest
 from servicekit import testing
 from servicekit.principal import generate_keypair, load_private_key
 
+# Keycloak fixtures (keycloak_url, keycloak_realm, keycloak_admin, new_keycloak_user).
+pytest_plugins = ("tests.keycloak.fixtures",)
+
 FAST_RETRIES = (50, 100, 200)
 
 # One gateway signing key per test session; services get the public half.

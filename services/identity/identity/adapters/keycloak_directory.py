@@ -1,0 +1,163 @@
+"""Keycloak, where users' credentials live, as identity sees it: a small directory of users.
+
+identity is the only code that calls Keycloak's admin API, with the `identity-admin` service
+account (realm-management roles manage-users, view-users, query-users and nothing more). Every
+failure comes out as a servicekit error: Keycloak down, slow or refusing identity is
+DependencyUnavailable (503); a clash is Conflict; a password the realm's policy refuses is
+InvalidInput.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
+from keycloak.exceptions import KeycloakAuthenticationError, KeycloakConnectionError, KeycloakError
+
+from servicekit.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
+
+from ..settings import IdentitySettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LockStatus:
+    """Keycloak's brute-force state of one user."""
+
+    locked: bool        # temporarily or permanently locked out
+    permanent: bool     # locked until someone unlocks it (Keycloak disabled the user)
+    failures: int       # failed logins counted since the last success or reset
+
+
+class UserDirectory(Protocol):
+    def find_user_id(self, username: str) -> str | None:
+        """Keycloak's id of the user with this username, or None."""
+
+    def create_user(self, *, username: str, email: str, first_name: str, last_name: str, locale: str) -> str:
+        """Create an enabled user with a verified e-mail; return Keycloak's id."""
+
+    def set_password(self, keycloak_id: str, password: str, *, temporary: bool = False) -> None:
+        """Set the password (the realm's password policy applies)."""
+
+    def brute_force_status(self, keycloak_id: str) -> LockStatus: ...
+
+    def clear_brute_force(self, keycloak_id: str) -> None:
+        """Unlock a user that failed to log in too often (temporarily or permanently)."""
+
+    def logout(self, keycloak_id: str) -> None:
+        """End every session of the user."""
+
+    def delete_user(self, keycloak_id: str) -> None: ...
+
+
+class KeycloakUserDirectory:
+    """UserDirectory over python-keycloak's KeycloakAdmin, with client credentials."""
+
+    def __init__(self, settings: IdentitySettings):
+        self.settings = settings
+        self._admin: KeycloakAdmin | None = None
+        self._lock = threading.Lock()
+
+    def _client(self) -> KeycloakAdmin:
+        if not self.settings.keycloak_client_secret:
+            raise DependencyUnavailable("identity has no secret for Keycloak's admin API "
+                                        "(IDENTITY_KEYCLOAK_CLIENT_SECRET is not set); nothing was changed.")
+        with self._lock:
+            if self._admin is None:
+                # The token is fetched on first use and renewed by python-keycloak.
+                self._admin = KeycloakAdmin(connection=KeycloakOpenIDConnection(
+                    server_url=self.settings.keycloak_url, realm_name=self.settings.keycloak_realm,
+                    client_id=self.settings.keycloak_client_id,
+                    client_secret_key=self.settings.keycloak_client_secret,
+                    grant_type="client_credentials", timeout=self.settings.keycloak_timeout, max_retries=0))
+            return self._admin
+
+    def find_user_id(self, username: str) -> str | None:
+        with keycloak_errors():
+            return self._client().get_user_id(username)
+
+    def create_user(self, *, username: str, email: str, first_name: str, last_name: str, locale: str) -> str:
+        payload = {"username": username, "email": email, "firstName": first_name, "lastName": last_name,
+                   "enabled": True, "emailVerified": True, "attributes": {"locale": [locale]}}
+        with keycloak_errors():
+            return self._client().create_user(payload)
+
+    def set_password(self, keycloak_id: str, password: str, *, temporary: bool = False) -> None:
+        with keycloak_errors():
+            self._client().set_user_password(keycloak_id, password, temporary=temporary)
+
+    def brute_force_status(self, keycloak_id: str) -> LockStatus:
+        with keycloak_errors():
+            status = self._client().get_bruteforce_detection_status(keycloak_id)
+            permanent = _permanently_locked(self._client().get_user(keycloak_id))
+        return LockStatus(locked=permanent or bool(status.get("disabled")), permanent=permanent,
+                          failures=int(status.get("numFailures") or 0))
+
+    def clear_brute_force(self, keycloak_id: str) -> None:
+        with keycloak_errors():
+            client = self._client()
+            client.clear_bruteforce_attempts_for_user(keycloak_id)
+            # A permanent lockout disables the user; enabling it also drops Keycloak's disabledReason.
+            if _permanently_locked(client.get_user(keycloak_id)):
+                client.update_user(keycloak_id, {"enabled": True})
+
+    def logout(self, keycloak_id: str) -> None:
+        with keycloak_errors():
+            self._client().user_logout(keycloak_id)
+
+    def delete_user(self, keycloak_id: str) -> None:
+        with keycloak_errors():
+            self._client().delete_user(keycloak_id)
+
+
+def _permanently_locked(user: dict) -> bool:
+    reasons = (user.get("attributes") or {}).get("disabledReason") or []
+    return not user.get("enabled", True) and "permanentLockout" in reasons
+
+
+def _keycloak_reason(error: KeycloakError) -> tuple[str, str]:
+    """(error code, human description) from Keycloak's JSON error body, as far as there is one."""
+    try:
+        body = json.loads(error.response_body or b"{}")
+    except (ValueError, TypeError):
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    code = str(body.get("error") or body.get("errorMessage") or "")
+    description = str(body.get("error_description") or body.get("errorMessage") or error.error_message or "")
+    return code, description
+
+
+@contextlib.contextmanager
+def keycloak_errors() -> Iterator[None]:
+    """Translate python-keycloak's exceptions into the service's problem errors."""
+    try:
+        yield
+    except KeycloakConnectionError:
+        log.warning("keycloak unreachable")
+        raise DependencyUnavailable("The login service (Keycloak) is not reachable; nothing was changed.") from None
+    except KeycloakAuthenticationError as exc:
+        log.error("keycloak refused identity's credentials", extra={"status": exc.response_code})
+        raise DependencyUnavailable("identity could not authenticate to the login service (Keycloak); "
+                                    "nothing was changed.") from None
+    except KeycloakError as exc:
+        status = exc.response_code or 0
+        code, description = _keycloak_reason(exc)
+        if status == 409:
+            raise Conflict("A user with this username or e-mail already exists in the login service.") from None
+        if status == 404 and "realm" not in (code + description).lower():
+            raise NotFound("The user does not exist in the login service.") from None
+        if status == 400 and "password" in (code + description).lower():
+            raise InvalidInput("The password does not meet the password policy.",
+                               errors={"password": [description or code]}) from None
+        if status == 400:
+            raise InvalidInput(f"The login service refused the request: {description or code}.") from None
+        # 403: identity-admin lacks a role; 404 on the realm: a wrong DANBIO_KEYCLOAK_REALM; 5xx: Keycloak
+        # is failing. None of them is the caller's fault.
+        log.error("keycloak admin API failed", extra={"status": status, "error": code})
+        raise DependencyUnavailable("The login service (Keycloak) failed; nothing was changed.") from None

@@ -1,0 +1,54 @@
+"""identity's Keycloak adapter against the real Keycloak (the session's realm, identity-admin's rights)."""
+import uuid
+
+import pytest
+import requests
+
+from servicekit.errors import Conflict, InvalidInput, NotFound
+
+
+def new_name() -> str:
+    return f"adapter-{uuid.uuid4().hex[:8]}"
+
+
+def test_create_set_password_find_and_delete(directory, keycloak_realm, keycloak_admin):
+    username = new_name()
+    keycloak_id = directory.create_user(username=username, email=f"{username}@example.org", first_name="Anna",
+                                        last_name="Adapter", locale="en")
+    assert directory.find_user_id(username.upper()) == keycloak_id
+    stored = keycloak_admin.get_user(keycloak_id)
+    assert (stored["enabled"], stored["emailVerified"], stored["attributes"]["locale"]) == (True, True, ["en"])
+
+    directory.set_password(keycloak_id, "Midlertidig-kode-1", temporary=True)
+    must_change = keycloak_realm.password_grant(username, "Midlertidig-kode-1")
+    assert must_change.json()["error_description"] == "Account is not fully set up"
+    directory.set_password(keycloak_id, "Endelig-kode-2024")
+    assert keycloak_realm.password_grant(username, "Endelig-kode-2024").status_code == 200
+
+    with pytest.raises(InvalidInput) as refused:
+        directory.set_password(keycloak_id, username)
+    assert refused.value.errors["password"]
+
+    with pytest.raises(Conflict):
+        directory.create_user(username=username, email=f"other-{username}@example.org", first_name="A",
+                              last_name="B", locale="da")
+    directory.delete_user(keycloak_id)
+    assert directory.find_user_id(username) is None
+    with pytest.raises(NotFound):
+        directory.delete_user(keycloak_id)
+
+
+def test_logout_ends_every_session(directory, keycloak_realm, new_keycloak_user):
+    user = new_keycloak_user()
+    tokens = keycloak_realm.user_token(user.username, user.password)
+    directory.logout(user.id)
+    refreshed = requests.post(keycloak_realm.token_endpoint, timeout=30, data={
+        "grant_type": "refresh_token", "client_id": "danbio-test-direct-grant", "refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
+
+
+def test_brute_force_status_of_a_fresh_user(directory, new_keycloak_user):
+    user = new_keycloak_user()
+    status = directory.brute_force_status(user.id)
+    assert (status.locked, status.permanent, status.failures) == (False, False, 0)
