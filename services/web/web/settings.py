@@ -1,9 +1,81 @@
-"""The web's settings (see servicekit.config for the shared ones)."""
-from dataclasses import dataclass
+"""The web UI's settings (see servicekit.config for the shared ones)."""
+from __future__ import annotations
 
-from servicekit.config import ProcessSettings
+import hashlib
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlsplit
+
+from servicekit.config import ConfigError, ProcessSettings, data_dir, parse_database_url, parse_positive_float, \
+    setting
+from servicekit.sealed import Sealer
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def parse_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL")
+    return raw.rstrip("/")
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """WEB_SESSION_KEY: Fernet keys (the first seals, all open) for the session data at rest,
+    and, derived from the first, the key Flask signs CSRF tokens with."""
+
+    sealer: Sealer
+    flask_secret: bytes
+
+    def __repr__(self) -> str:
+        return "SessionKeys(<hidden>)"
+
+
+def parse_session_keys(raw: str) -> SessionKeys:
+    sealer = Sealer(raw)
+    first = raw.split(",")[0].strip()
+    return SessionKeys(sealer, hashlib.sha256(b"danbio-web-flask-secret:" + first.encode()).digest())
+
+
+def embedded_sessions_url(_service: str, environ: Mapping[str, str]) -> str:
+    return f"sqlite:///{data_dir(environ) / 'web.db'}"
 
 
 @dataclass(frozen=True)
 class WebSettings(ProcessSettings):
-    pass
+    public_url: str = setting(
+        "WEB_PUBLIC_URL", default="http://127.0.0.1:8000", parse=parse_url,
+        doc="the address users reach the web UI at; https anywhere but on this machine (cookies are "
+            "then Secure); the login callback is <WEB_PUBLIC_URL>/auth/callback")
+    gateway_url: str = setting("WEB_GATEWAY_URL", default="http://127.0.0.1:8080", parse=parse_url,
+                               doc="the gateway, the only API the web UI calls")
+    oidc_issuer: str = setting("WEB_OIDC_ISSUER", default="http://127.0.0.1:8180/realms/danbio", parse=parse_url,
+                               doc="the Keycloak realm users log in with (its discovery document is read)")
+    oidc_client_id: str = setting("WEB_OIDC_CLIENT_ID", default="web", doc="the web UI's client in that realm")
+    oidc_client_secret: str = setting("DANBIO_KC_WEB_SECRET",
+                                      doc="that client's secret (the realm file's DANBIO_KC_WEB_SECRET)")
+    session_keys: SessionKeys = setting(
+        "WEB_SESSION_KEY", parse=parse_session_keys,
+        doc="comma-separated Fernet keys (servicekit.sealed.generate_key()) that seal the server-side "
+            "session data; the first seals, all open (rotation)")
+    database_url: str = setting(
+        "WEB_DATABASE_URL", default=embedded_sessions_url, parse=parse_database_url,
+        doc="where sessions are kept (one table, shared by every web process); default: SQLite under "
+            "DANBIO_DATA_DIR")
+    http_timeout: float = setting("WEB_HTTP_TIMEOUT", default=10.0, parse=parse_positive_float,
+                                  doc="seconds the web UI waits for the gateway or Keycloak")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.public_url}/auth/callback"
+
+    def check(self) -> "WebSettings":
+        """Plain http is for development on this machine only: cookies must be Secure elsewhere."""
+        if not self.secure_cookies and urlsplit(self.public_url).hostname not in LOOPBACK_HOSTS:
+            raise ConfigError("invalid settings: WEB_PUBLIC_URL must be https:// unless it is on this "
+                              "machine (127.0.0.1 or localhost)")
+        return self

@@ -1,0 +1,158 @@
+"""The whole system as real processes, for end-to-end and browser tests.
+
+One stack per test session: identity, patients (web + worker each), the gateway and the web UI
+under gunicorn on free ports, fresh PostgreSQL databases, a RabbitMQ virtual host of its own (the
+bus tests reset theirs under their feet otherwise), and this session's Keycloak realm with the
+demo users seeded through identity's own command. Process logs are in the pytest temp dir.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+
+from servicekit import testing
+from servicekit.sealed import generate_key
+
+from .harness import Stack, free_port
+
+RATE_LIMITS = "POST /api/identity/password-resets/** 3/60 ip; GET /api/patients/regions 5/60 user"
+
+
+def private_pem(key) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+@pytest.fixture(scope="session")
+def e2e_broker_url():
+    url = testing.require_env("DANBIO_TEST_AMQP_URL")
+    testing.check_broker(url)
+    with testing.private_vhost(url, testing.require_env("DANBIO_TEST_RABBITMQ_CTL")) as isolated:
+        yield isolated
+
+
+@pytest.fixture(scope="session")
+def e2e_databases(pg_admin_url):
+    urls = {name: testing.create_database(pg_admin_url, f"e2e_{name}") for name in ("identity", "patients", "web")}
+    yield urls
+    for url in urls.values():
+        testing.drop_database(pg_admin_url, url)
+
+
+def point_web_client_at(keycloak_realm, web_url: str) -> None:
+    """The realm's `web` client, with this stack's web UI as its only redirect target."""
+    admin = keycloak_realm.admin
+    client_id = admin.get_client_id("web")
+    client = admin.get_client(client_id)
+    client["redirectUris"] = [f"{web_url}/auth/callback"]
+    client.setdefault("attributes", {})["post.logout.redirect.uris"] = f"{web_url}/"
+    admin.update_client(client_id, client)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, principal_keys):
+    signing_key, public_pem = principal_keys
+    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    stack = Stack({
+        "DANBIO_PRINCIPAL_PUBLIC_KEY": public_pem,
+        "DANBIO_BROKER_URL": e2e_broker_url,
+        "DANBIO_RETRY_DELAYS_MS": "50,100,200",
+        "DANBIO_RELAY_IDLE_WAIT": "0.5",
+        "IDENTITY_DATABASE_URL": e2e_databases["identity"],
+        "PATIENTS_DATABASE_URL": e2e_databases["patients"],
+        **keycloak_realm.identity_env(),
+    }, log_dir)
+    identity, patients = stack.reserve("identity"), stack.reserve("patients")
+    gateway, web = stack.reserve("gateway"), stack.reserve("web")
+    point_web_client_at(keycloak_realm, web)
+    web_env = {"WEB_DATABASE_URL": e2e_databases["web"], "WEB_PUBLIC_URL": web, "WEB_GATEWAY_URL": gateway,
+               "WEB_OIDC_ISSUER": keycloak_realm.issuer, "WEB_SESSION_KEY": generate_key(),
+               "DANBIO_KC_WEB_SECRET": keycloak_realm.secrets["DANBIO_KC_WEB_SECRET"]}
+    gateway_env = {"GATEWAY_PRINCIPAL_SIGNING_KEY": private_pem(signing_key), "GATEWAY_ISSUER": keycloak_realm.issuer,
+                   "GATEWAY_IDENTITY_URL": identity, "GATEWAY_PATIENTS_URL": patients,
+                   # Nothing listens there: the gateway must say so, not hang.
+                   "GATEWAY_NOTIFICATIONS_URL": f"http://127.0.0.1:{free_port()}",
+                   "GATEWAY_TOKEN_LEEWAY_SECONDS": "1", "GATEWAY_RATE_LIMITS": RATE_LIMITS}
+    stack.gateway_env = gateway_env  # tests that start another gateway start it like this one
+    stack.web_env = web_env
+    try:
+        for service in ("identity", "patients"):
+            stack.run("-m", service, "migrate")
+        stack.run("-m", "patients", "load-reference")
+        stack.run("-m", "web", "migrate", env=web_env)
+        stack.start_web("identity", "identity.app:create_app()")
+        stack.start_web("patients", "patients.app:create_app()")
+        stack.start_worker("identity")
+        stack.start_worker("patients")
+        # One process with threads, as in the Procfile: one principal cache per gateway.
+        stack.start_web("gateway", "gateway.app:create_app()", workers=1, threads=16, env=gateway_env)
+        stack.start_web("web", "web.app:create_app()", workers=2, env=web_env)
+        stack.wait_ready()
+        stack.run("-m", "identity", "seed-demo", "--timeout", "60")
+        wait_until_gateway_ready(gateway)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def wait_until_gateway_ready(url: str) -> None:
+    """Ready includes: consuming access changes (until then the principal cache is off)."""
+    testing.wait_for(lambda: requests.get(f"{url}/readyz", timeout=2).status_code == 200, timeout=30,
+                     message="the gateway to be ready")
+
+
+@pytest.fixture(scope="session")
+def identity_runtime(stack):
+    """identity's own code on the stack's database: to set up and change users as its use cases do."""
+    from identity.runtime import build_runtime
+
+    runtime = build_runtime({**os.environ, **stack.env})
+    yield runtime
+    runtime.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def user_directory(identity_runtime):
+    from identity.adapters.keycloak_directory import KeycloakUserDirectory
+
+    return KeycloakUserDirectory(identity_runtime.settings)
+
+
+def user_factory(runtime, directory):
+    """make(registry_admin=..., memberships=..., departments=...) -> (identity user id, KeycloakUser):
+    a user in Keycloak and identity, made by identity's own provision_user."""
+    from identity.domain.users import NewUser
+    from identity.service.users import provision_user
+
+    from tests.keycloak.fixtures import KeycloakUser
+
+    def make(*, registry_admin: bool = False, memberships=None, departments=frozenset()):
+        username = f"e2e-{uuid.uuid4().hex[:10]}"
+        password = f"Pw-{uuid.uuid4().hex[:16]}"
+        with runtime.uow() as uow:
+            user_id = provision_user(uow, directory, NewUser(
+                username=username, first_name="Test", last_name="Bruger", email=f"{username}@example.org",
+                registry_admin=registry_admin, memberships=dict(memberships or {}), departments=departments),
+                password=password)
+        return user_id, KeycloakUser(id=directory.find_user_id(username), username=username, password=password)
+
+    return make
+
+
+@pytest.fixture
+def new_user(identity_runtime, user_directory):
+    return user_factory(identity_runtime, user_directory)
+
+
+def metric(url: str, name: str, **labels) -> float:
+    """A counter's value from a process's /metrics (0 if not yet counted)."""
+    text = requests.get(f"{url}/metrics", timeout=5).text
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    pattern = re.compile(rf"^{re.escape(name)}(?:\{{{re.escape(wanted)}\}})? ([0-9.e+-]+)$", re.M)
+    match = pattern.search(text)
+    return float(match.group(1)) if match else 0.0
