@@ -8,6 +8,8 @@ import pytest
 from servicekit import testing
 from servicekit.principal import generate_keypair, load_private_key
 
+from patients.settings import new_key
+
 # Keycloak fixtures (keycloak_url, keycloak_realm, keycloak_admin, new_keycloak_user).
 pytest_plugins = ("tests.keycloak.fixtures",)
 
@@ -23,10 +25,20 @@ def principal_keys():
     return load_private_key(SIGNING_PEM), PUBLIC_PEM
 
 
+# patients' CPR keys: required with a server database (no silently generated key there).
+PATIENTS_KEYS = {"PATIENTS_CPR_KEY": new_key(), "PATIENTS_CPR_HASH_KEY": new_key()}
+
+
+@pytest.fixture(scope="session")
+def patients_keys() -> dict:
+    return dict(PATIENTS_KEYS)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _principal_key_in_environment():
     # Processes the tests start (workers, CLIs) read their settings from the environment.
     os.environ["DANBIO_PRINCIPAL_PUBLIC_KEY"] = PUBLIC_PEM
+    os.environ.update(PATIENTS_KEYS)
 
 
 @pytest.fixture(scope="session")

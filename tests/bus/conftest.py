@@ -5,8 +5,9 @@ from patients.runtime import build_runtime as build_patients
 
 
 @pytest.fixture
-def service_env(new_database, bus, principal_keys):
+def service_env(new_database, bus, principal_keys, patients_keys):
     return {
+        **patients_keys,
         "DANBIO_PRINCIPAL_PUBLIC_KEY": principal_keys[1],
         "PATIENTS_DATABASE_URL": new_database("patients"),
         "IDENTITY_DATABASE_URL": new_database("identity"),

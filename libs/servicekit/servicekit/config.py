@@ -49,8 +49,11 @@ def load(cls: type[T], service: str, environ: Mapping[str, str] | None = None) -
             default = meta["default"]
             if default is REQUIRED:
                 problems.append(f"{name} is required: {meta['doc']}")
-            else:
+                continue
+            try:
                 values[field.name] = default(service, environ) if callable(default) else default
+            except ValueError as exc:  # a computed default that does not apply here
+                problems.append(f"{name} is {exc}")
             continue
         try:
             values[field.name] = meta["parse"](raw)

@@ -4,32 +4,15 @@ import pytest
 
 from patients.app import create_app
 from patients.domain.organisation import department_id
-from patients.service.organisation import bundled_organisation, load_organisation, rename_department
+from patients.service.organisation import rename_department
 from servicekit.errors import InvalidInput, NotFound
 from servicekit.principal import HEADER, Principal, sign
-
-
-@pytest.fixture
-def env(new_database, amqp_url, principal_keys):
-    return {"PATIENTS_DATABASE_URL": new_database("patients"), "DANBIO_BROKER_URL": amqp_url,
-            "DANBIO_PRINCIPAL_PUBLIC_KEY": principal_keys[1]}
 
 
 @pytest.fixture
 def as_clinician(principal_keys):
     clinician = Principal(subject=str(uuid.uuid4()), kind="user", username="laege")
     return {HEADER: sign(clinician, audience="patients", key=principal_keys[0])}
-
-
-@pytest.fixture
-def app(env):
-    app = create_app(env)
-    runtime = app.extensions["danbio.runtime"]
-    runtime.migrate()
-    with runtime.uow() as uow:
-        load_organisation(uow, bundled_organisation())
-    yield app
-    runtime.db.dispose()
 
 
 def test_regions_are_the_five_and_private_practice(app, as_clinician):
