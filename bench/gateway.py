@@ -46,6 +46,7 @@ sys.path = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Pat
 import requests  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
+from patients.settings import new_key  # noqa: E402
 from servicekit import testing  # noqa: E402
 from servicekit.principal import generate_keypair, load_private_key, sign  # noqa: E402
 from tests.e2e.harness import Stack  # noqa: E402
@@ -124,7 +125,8 @@ def main(argv=None) -> int:
                            "DANBIO_LOG_LEVEL": "WARNING",
                            "IDENTITY_DATABASE_URL": databases["identity"], "PATIENTS_DATABASE_URL": databases["patients"],
                            "DANBIO_KEYCLOAK_URL": keycloak_url, "DANBIO_KEYCLOAK_REALM": realm,
-                           "IDENTITY_KEYCLOAK_CLIENT_SECRET": secrets["DANBIO_KC_IDENTITY_SECRET"]}, log_dir)
+                           "IDENTITY_KEYCLOAK_CLIENT_SECRET": secrets["DANBIO_KC_IDENTITY_SECRET"],
+                           "PATIENTS_CPR_KEY": new_key(), "PATIENTS_CPR_HASH_KEY": new_key()}, log_dir)
             identity, patients = stack.reserve("identity"), stack.reserve("patients")
             for service in ("identity", "patients"):
                 stack.run("-m", service, "migrate")
