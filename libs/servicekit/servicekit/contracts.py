@@ -6,6 +6,7 @@ until no producer emits them.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -57,12 +58,18 @@ REGISTRY: dict[tuple[str, int], type[Contract]] = {
 }
 
 
+@functools.cache
+def _schema(schema_cls: type[Contract]) -> Contract:
+    # One instance per contract: building a schema costs more than validating with it.
+    return schema_cls()
+
+
 def validate(event_type: str, version: int, data: Any) -> dict[str, Any]:
     """Return ``data`` in canonical JSON form, or raise ContractError."""
     schema_cls = REGISTRY.get((event_type, version))
     if schema_cls is None:
         raise ContractError(f"no contract for {event_type} v{version}")
-    schema = schema_cls()
+    schema = _schema(schema_cls)
     try:
         return schema.dump(schema.load(data))
     except ValidationError as exc:

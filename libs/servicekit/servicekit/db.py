@@ -23,14 +23,16 @@ def new_metadata() -> MetaData:
 
 
 def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    # hide_parameters: a logged database error must not carry the row's personal data.
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               **({} if pooled else {"poolclass": NullPool}))
+                               hide_parameters=True, **({} if pooled else {"poolclass": NullPool}))
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if not pooled:
-        return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        return create_engine(url, poolclass=NullPool, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800,
+                         hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -29,7 +29,7 @@ class Envelope:
     correlation_id: str = field(default_factory=current_correlation_id)
 
     def to_json(self) -> str:
-        return json.dumps(EnvelopeSchema().dump(self), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(ENVELOPE_SCHEMA.dump(self), ensure_ascii=False, separators=(",", ":"))
 
 
 class EnvelopeSchema(Schema):
@@ -40,6 +40,9 @@ class EnvelopeSchema(Schema):
     producer = fields.String(required=True, validate=validate.Length(min=1, max=64))
     correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
     data = fields.Dict(required=True)
+
+
+ENVELOPE_SCHEMA = EnvelopeSchema()  # schemas are reusable; building one per message is not free
 
 
 def new_event(event_type: str, data: dict[str, Any], *, producer: str, version: int = 1) -> Envelope:
@@ -57,7 +60,7 @@ def parse_event(body: bytes | str) -> Envelope:
     if not isinstance(raw, dict):
         raise ContractError("message body is not a JSON object")
     try:
-        loaded = EnvelopeSchema().load(raw)
+        loaded = ENVELOPE_SCHEMA.load(raw)
     except ValidationError as exc:
         raise ContractError(f"envelope invalid: {sorted(exc.messages)}") from exc
     loaded["data"] = contracts.validate(loaded["type"], loaded["version"], loaded["data"])

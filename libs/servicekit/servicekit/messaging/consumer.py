@@ -44,6 +44,15 @@ Handler = Callable[[UnitOfWork, Envelope], None]
 StatelessHandler = Callable[[Envelope], None]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One message as taken off a queue."""
+
+    body: bytes | str
+    headers: dict
+    routing_key: str = ""
+
+
 @dataclass
 class Outcome:
     """What happened to one message; returned for tests and counters."""
@@ -97,21 +106,72 @@ class EventConsumer:
         finally:
             correlation_id.reset(token)
 
+    def process_batch(self, deliveries: list[Delivery], producer: Producer, *, amqp: bool) -> list[Outcome]:
+        """Apply several deliveries in one transaction (one commit instead of one each).
+
+        If anything in the batch fails, the transaction is rolled back and every message is
+        processed on its own, so retries and dead letters stay per message.
+        """
+        outcomes: list[Outcome | None] = [None] * len(deliveries)
+        ready = []
+        for index, delivery in enumerate(deliveries):
+            try:
+                envelope = parse_event(delivery.body)
+                handler = self.handlers.get(envelope.type)
+                if handler is None:
+                    raise ContractError(f"{envelope.type} is not handled by {self.spec.queue}")
+                ready.append((index, envelope, handler))
+            except ContractError:
+                outcomes[index] = self.process(delivery.body, delivery.headers, producer, amqp=amqp,
+                                               routing_key=delivery.routing_key)
+        if len(ready) == 1:
+            index = ready[0][0]
+            outcomes[index] = self.process(deliveries[index].body, deliveries[index].headers, producer,
+                                           amqp=amqp, routing_key=deliveries[index].routing_key)
+        elif ready:
+            try:
+                with self.new_uow() as uow:
+                    for index, envelope, handler in ready:
+                        token = correlation_id.set(envelope.correlation_id)
+                        try:
+                            applied = self._claim(uow, envelope)
+                            if applied:
+                                handler(uow, envelope)
+                        finally:
+                            correlation_id.reset(token)
+                        outcomes[index] = Outcome("applied" if applied else "duplicate")
+                    uow.commit()
+                log.info("events applied", extra={"queue": self.spec.queue, "count": len(ready)})
+            except Exception:
+                log.info("batch failed; applying its events one by one", exc_info=True,
+                         extra={"queue": self.spec.queue, "count": len(ready)})
+                for index, _envelope, _handler in ready:
+                    delivery = deliveries[index]
+                    outcomes[index] = self.process(delivery.body, delivery.headers, producer, amqp=amqp,
+                                                   routing_key=delivery.routing_key)
+        return outcomes  # type: ignore[return-value]
+
+    def _claim(self, uow: UnitOfWork, envelope: Envelope) -> bool:
+        """Record the event in this consumer's inbox; False when it was applied before."""
+        inbox = uow.messaging.inbox
+        seen = uow.session.execute(select(inbox.c.event_id).where(
+            inbox.c.consumer == self.spec.queue, inbox.c.event_id == envelope.id)).first()
+        if seen:
+            return False
+        uow.session.execute(insert(inbox).values(
+            consumer=self.spec.queue, event_id=envelope.id, event_type=envelope.type,
+            processed_at=datetime.now(timezone.utc)))
+        return True
+
     def _apply(self, envelope: Envelope, handler: Handler, body, headers, producer, *, amqp: bool) -> Outcome:
         try:
             with self.new_uow() as uow:
-                inbox = uow.messaging.inbox
-                seen = uow.session.execute(select(inbox.c.event_id).where(
-                    inbox.c.consumer == self.spec.queue, inbox.c.event_id == envelope.id)).first()
-                if seen:
+                if not self._claim(uow, envelope):
                     return Outcome("duplicate")
-                uow.session.execute(insert(inbox).values(
-                    consumer=self.spec.queue, event_id=envelope.id, event_type=envelope.type,
-                    processed_at=datetime.now(timezone.utc)))
                 handler(uow, envelope)
                 uow.commit()
-            log.info("event applied", extra={"event_type": envelope.type, "event_id": str(envelope.id),
-                                             "queue": self.spec.queue})
+            log.debug("event applied", extra={"event_type": envelope.type, "event_id": str(envelope.id),
+                                              "queue": self.spec.queue})
             return Outcome("applied")
         except IntegrityError:
             # A concurrent delivery of the same event committed first.
@@ -213,6 +273,10 @@ class StatelessConsumer(EventConsumer):
     def _retry_target(self, attempt: int, *, amqp: bool) -> tuple[str, str]:
         return "", self.queue(amqp=amqp).name
 
+    def process_batch(self, deliveries: list[Delivery], producer: Producer, *, amqp: bool) -> list[Outcome]:
+        return [self.process(d.body, d.headers, producer, amqp=amqp, routing_key=d.routing_key)
+                for d in deliveries]
+
 
 class ConsumerRunner:
     """Runs several EventConsumers on one connection until stopped; reconnects after failures."""
@@ -250,11 +314,14 @@ class ConsumerRunner:
         """Consume until stopped; ``producer`` confirms each copy before its original is acked."""
         amqp = topology.is_amqp(connection)
         kombu_consumers = []
+        # Deliveries are collected while draining and applied together afterwards: one
+        # transaction per batch is what keeps a consumer ahead of a steady stream.
+        pending: list[tuple[EventConsumer, Message]] = []
         for event_consumer in self.consumers:
             channel = connection.channel()
             queue = event_consumer.queue(amqp=amqp)
             consumer = Consumer(channel, queues=[queue], no_ack=False, prefetch_count=self.prefetch,
-                                on_message=self._on_message(event_consumer, producer, amqp))
+                                on_message=lambda message, owner=event_consumer: pending.append((owner, message)))
             consumer.consume()
             kombu_consumers.append(consumer)
         log.info("consuming", extra={"queues": [c.queue(amqp=amqp).name for c in self.consumers]})
@@ -264,9 +331,14 @@ class ConsumerRunner:
             while not stop.is_set():
                 try:
                     connection.drain_events(timeout=0.5)
+                    while len(pending) < self.prefetch:  # take what has already arrived, no waiting
+                        connection.drain_events(timeout=0)
                 except socket.timeout:
                     if amqp:
                         connection.heartbeat_check()
+                if pending:
+                    self._apply_pending(pending, producer, amqp)
+                    pending.clear()
         finally:
             for event_consumer in self.consumers:
                 event_consumer.stopped()
@@ -277,12 +349,18 @@ class ConsumerRunner:
                     pass
 
     @staticmethod
-    def _on_message(event_consumer: EventConsumer, producer: Producer, amqp: bool):
-        def on_message(message: Message) -> None:
+    def _apply_pending(pending: list[tuple[EventConsumer, Message]], producer: Producer, amqp: bool) -> None:
+        """Apply each consumer's share of the collected messages, then acknowledge them."""
+        by_consumer: dict[EventConsumer, list[Message]] = {}
+        for owner, message in pending:
+            by_consumer.setdefault(owner, []).append(message)
+        for owner, messages in by_consumer.items():
             started = time.perf_counter()
-            outcome = event_consumer.process(message.body, dict(message.headers or {}), producer, amqp=amqp,
-                                             routing_key=message.delivery_info.get("routing_key", ""))
-            message.ack()
-            EVENTS_CONSUMED.labels(queue=event_consumer.spec.queue, outcome=outcome.action).inc()
-            EVENT_HANDLE_SECONDS.labels(queue=event_consumer.spec.queue).observe(time.perf_counter() - started)
-        return on_message
+            outcomes = owner.process_batch(
+                [Delivery(m.body, dict(m.headers or {}), m.delivery_info.get("routing_key", "")) for m in messages],
+                producer, amqp=amqp)
+            for message, outcome in zip(messages, outcomes):
+                message.ack()
+                EVENTS_CONSUMED.labels(queue=owner.spec.queue, outcome=outcome.action).inc()
+            EVENT_HANDLE_SECONDS.labels(queue=owner.spec.queue).observe(
+                (time.perf_counter() - started) / len(messages))
