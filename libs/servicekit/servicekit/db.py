@@ -4,8 +4,11 @@ PostgreSQL (psycopg 3) in tests and production; SQLite files for `make run` with
 """
 from __future__ import annotations
 
+import time
+
+import psycopg
 from sqlalchemy import MetaData, create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -62,3 +65,33 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class ChannelListener:
+    """A dedicated PostgreSQL connection LISTENing on one channel: a loop that would otherwise
+    poll waits here and wakes as soon as a committing transaction NOTIFYs the channel."""
+
+    def __init__(self, db: Database, channel: str):
+        self._conninfo = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._channel = channel
+        self._connection: psycopg.Connection | None = None
+
+    def wait(self, timeout: float) -> None:
+        """Return on the next notification, or after ``timeout`` seconds."""
+        try:
+            if self._connection is None or self._connection.closed:
+                self._connection = psycopg.connect(self._conninfo, autocommit=True)
+                self._connection.execute(f"LISTEN {self._channel}")
+            for _ in self._connection.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.Error:
+            self.close()
+            time.sleep(min(timeout, 1.0))
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except psycopg.Error:
+                pass
+            self._connection = None

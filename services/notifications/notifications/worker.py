@@ -6,10 +6,7 @@ import logging
 import threading
 import time
 
-import psycopg
-from sqlalchemy.engine import make_url
-
-from servicekit.db import Database
+from servicekit.db import ChannelListener, Database
 from servicekit.runtime import Runtime
 from servicekit.worker import run_worker
 
@@ -30,7 +27,7 @@ class DispatchLoop:
         self.dispatcher, self.db, self.poll_seconds = dispatcher, db, poll_seconds
 
     def run(self, stop: threading.Event) -> None:
-        waiter = DispatchWaiter(self.db) if self.db.is_postgres else None
+        waiter = ChannelListener(self.db, DISPATCH_CHANNEL) if self.db.is_postgres else None
         last_purge, backoff = 0.0, 0.1
         try:
             while not stop.is_set():
@@ -55,34 +52,6 @@ class DispatchLoop:
         finally:
             if waiter is not None:
                 waiter.close()
-
-
-class DispatchWaiter:
-    """A PostgreSQL connection LISTENing for newly queued (or resent) messages."""
-
-    def __init__(self, db: Database):
-        url = make_url(db.url).set(drivername="postgresql")
-        self._conninfo = url.render_as_string(hide_password=False)
-        self._connection: psycopg.Connection | None = None
-
-    def wait(self, timeout: float) -> None:
-        try:
-            if self._connection is None or self._connection.closed:
-                self._connection = psycopg.connect(self._conninfo, autocommit=True)
-                self._connection.execute(f"LISTEN {DISPATCH_CHANNEL}")
-            for _ in self._connection.notifies(timeout=timeout, stop_after=1):
-                pass
-        except psycopg.Error:
-            self.close()
-            time.sleep(min(timeout, 1.0))
-
-    def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except psycopg.Error:
-                pass
-            self._connection = None
 
 
 def run(runtime: Runtime, *, stop: threading.Event | None = None) -> None:

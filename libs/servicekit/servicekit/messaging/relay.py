@@ -15,11 +15,9 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 from sqlalchemy import delete, select, update
-from sqlalchemy.engine import make_url
 
-from ..db import Database
+from ..db import ChannelListener, Database
 from ..metrics import OUTBOX_PUBLISHED, OUTBOX_PUBLISH_FAILURES
 from ..uow import OUTBOX_CHANNEL
 from .broker import ConfirmingPublisher, OutgoingMessage, PublishNotConfirmed
@@ -84,7 +82,7 @@ class OutboxRelay:
 
     def run(self, stop: threading.Event) -> None:
         backoff = 0.1
-        waiter = CommitWaiter(self.db) if self.db.is_postgres else None
+        waiter = ChannelListener(self.db, OUTBOX_CHANNEL) if self.db.is_postgres else None
         try:
             while not stop.is_set():
                 try:
@@ -113,31 +111,3 @@ class OutboxRelay:
         finally:
             if waiter is not None:
                 waiter.close()
-
-
-class CommitWaiter:
-    """A dedicated PostgreSQL connection LISTENing on the outbox channel."""
-
-    def __init__(self, db: Database):
-        url = make_url(db.url)
-        self._conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        self._connection: psycopg.Connection | None = None
-
-    def wait(self, timeout: float) -> None:
-        try:
-            if self._connection is None or self._connection.closed:
-                self._connection = psycopg.connect(self._conninfo, autocommit=True)
-                self._connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
-            for _ in self._connection.notifies(timeout=timeout, stop_after=1):
-                pass
-        except psycopg.Error:
-            self.close()
-            time.sleep(min(timeout, 1.0))
-
-    def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            except psycopg.Error:
-                pass
-            self._connection = None
