@@ -70,9 +70,14 @@ def record_new_user(uow: UnitOfWork, user: NewUser, keycloak_id: str) -> uuid.UU
 
 
 def relink_keycloak_user(uow: UnitOfWork, user_id: uuid.UUID, keycloak_id: str) -> None:
-    """Tie an identity user to another Keycloak user (Keycloak's data was reset); no commit."""
+    """Tie an identity user to another Keycloak user (Keycloak's data was reset); no commit.
+
+    Announced under both subjects: a gateway may still hold a principal cached for the old one.
+    """
+    previous = user_repository.get(uow.session, user_id).keycloak_id
     user_repository.set_keycloak_id(uow.session, user_id, keycloak_id)
-    record_access_changed(uow, user_id=user_id, keycloak_id=keycloak_id, reason="keycloak_relinked")
+    for subject in dict.fromkeys((previous, keycloak_id)):
+        record_access_changed(uow, user_id=user_id, keycloak_id=subject, reason="keycloak_relinked")
 
 
 @contextlib.contextmanager
