@@ -24,7 +24,9 @@ One run (about a minute with the defaults) measures, with the same message throu
     commit -> applied latency, split into commit -> published (outbox.published_at),
     published -> handling started (inbox.processed_at) and handling -> commit.
     Relay and consumer run in threads of this process, built as ``servicekit.worker.run_worker``
-    builds them, from the services' own settings (``build_runtime(environ)``). Two probes, neither
+    builds them, from the services' own settings (``build_runtime(environ)``); for the steady-rate
+    run the relay is by default the real patients worker in a process of its own, as deployed
+    (``--relay thread`` keeps it beside the consumer, sharing one GIL). Two probes, neither
     in the measured code's way: identity's handler is wrapped to note the event id, and the
     consumer's UnitOfWork notes the time right after its commit.
 
@@ -645,6 +647,16 @@ class Threads:
         self.thread = None
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time a whole process has used so far (Linux: /proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def profile_text(profile: cProfile.Profile, limit: int = 25) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
@@ -847,6 +859,13 @@ def project_path(args, broker_url: str, patients_url: str, identity_url: str, no
         consumer_t.halt()
         relay_t.start(relay.run, "outbox-relay", profile=True)
         consumer_t.start(runner.run, "consumers", profile=True)
+    relay_process = None
+    if args.relay == "process":
+        # As deployed: the relay is the patients worker's, in a process of its own.
+        relay_t.halt(wake_relay)
+        relay_process = subprocess.Popen([sys.executable, "-m", "patients", "worker"],
+                                         env={**os.environ, **patients_env}, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
     applied.reset(WARMUP_RENAMES)
     job.start()
     job.wait_ready()  # it has committed its warm-up renames
@@ -855,14 +874,15 @@ def project_path(args, broker_url: str, patients_url: str, identity_url: str, no
     applied.reset(latency_events)
     rounds_before = dict(rounds)
     cpu0 = cpu_snapshot()
-    thread_cpu0 = relay_t.cpu_seconds(), consumer_t.cpu_seconds()
+    relay_cpu = (lambda: process_cpu_seconds(relay_process.pid)) if relay_process else relay_t.cpu_seconds
+    thread_cpu0 = relay_cpu(), consumer_t.cpu_seconds()
     outcome = job.go_and_collect(timeout=args.latency_seconds * 3 + 60)
     committed, commit_ms, behind, offered_s = (outcome["committed"], outcome["commit_ms"], outcome["behind"],
                                                outcome["offered_s"])
     complete = applied.done.wait(60)
     latency_cpu = cpu_usage(cpu0, use_case_cpu_s=outcome.get("cpu_s", 0.0))
     relay_rounds = {key: rounds[key] - rounds_before[key] for key in rounds}
-    thread_ms = {"relay": round((relay_t.cpu_seconds() - thread_cpu0[0]) * 1000 / latency_events, 3),
+    thread_ms = {"relay": round((relay_cpu() - thread_cpu0[0]) * 1000 / latency_events, 3),
                  "consumer": round((consumer_t.cpu_seconds() - thread_cpu0[1]) * 1000 / latency_events, 3),
                  "use_case": round(outcome.get("cpu_s", 0.0) * 1000 / latency_events, 3)}
     # match commits to events: the outbox position order is the commit order of this thread
@@ -889,7 +909,7 @@ def project_path(args, broker_url: str, patients_url: str, identity_url: str, no
                 handle_leg.append(done - begun.timestamp())
     result["latency"] = {
         "offered_rate": args.rate, "achieved_rate": rate(latency_events, offered_s), "late_commits": behind,
-        "use_case_in": args.producer, "cpu_cores": latency_cpu, "cpu_ms_per_event": thread_ms,
+        "use_case_in": args.producer, "relay_in": args.relay, "cpu_cores": latency_cpu, "cpu_ms_per_event": thread_ms,
         "relay_rounds": relay_rounds,
         "use_case_commit_ms": latency_summary([ms / 1000 for ms in commit_ms]),
         **latency_summary(e2e),
@@ -904,6 +924,9 @@ def project_path(args, broker_url: str, patients_url: str, identity_url: str, no
     say(f"  e2e latency at {args.rate:g}/s: p50 {result['latency'].get('p50_ms')} ms, "
         f"p99 {result['latency'].get('p99_ms')} ms")
 
+    if relay_process is not None:
+        relay_process.terminate()
+        relay_process.wait(30)
     relay_t.halt(wake_relay)
     consumer_t.halt()
     if args.profile == "latency":
@@ -1033,6 +1056,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="emit (default): a bare use case, uow.emit() of each event and the commit; "
                              "patients: the patients service's real use cases (load_organisation, "
                              "rename_department), which also write the department rows")
+    parser.add_argument("--relay", choices=["process", "thread"], default="process",
+                        help="where the relay runs in the steady-rate latency run: the patients worker as its "
+                             "own process, as deployed (default), or a thread beside the consumer (one GIL)")
     parser.add_argument("--producer", choices=["process", "thread"], default="process",
                         help="where the steady-rate use case runs: its own process like the web app "
                              "(default), or a thread of the benchmark process (shares the GIL with relay "
@@ -1217,8 +1243,11 @@ def main(argv: list[str] | None = None) -> int:
           f"at {args.rate:g}/s: relay {out['latency']['cpu_ms_per_event']['relay']}, consumer "
           f"{out['latency']['cpu_ms_per_event']['consumer']}, use case {out['latency']['cpu_ms_per_event']['use_case']}")
     relay_rounds = out["latency"]["relay_rounds"]
-    print(f"relay at {args.rate:g}/s: {relay_rounds['rounds']} rounds for {relay_rounds['events']} events "
-          f"({relay_rounds['empty']} found nothing to publish)")
+    if args.relay == "process":
+        print(f"relay at {args.rate:g}/s: in the patients worker's own process (rounds not counted)")
+    else:
+        print(f"relay at {args.rate:g}/s: {relay_rounds['rounds']} rounds for {relay_rounds['events']} events "
+              f"({relay_rounds['empty']} found nothing to publish)")
     print(f"use case ({args.use_case}): {out['use_case_batch']['events_per_s']:.0f} events/s written at "
           f"{args.per_commit}/commit; one event per commit (in a {args.producer}): commit p50/p99 {out['latency']['use_case_commit_ms'].get('p50_ms')}"
           f"/{out['latency']['use_case_commit_ms'].get('p99_ms')} ms")
