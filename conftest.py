@@ -11,7 +11,7 @@ from servicekit.principal import generate_keypair, load_private_key
 from patients.settings import new_key
 
 # Keycloak fixtures (keycloak_url, keycloak_realm, keycloak_admin, new_keycloak_user).
-pytest_plugins = ("tests.keycloak.fixtures",)
+pytest_plugins = ("tests.keycloak.fixtures", "tests.notifications.fixtures")
 
 FAST_RETRIES = (50, 100, 200)
 

@@ -15,14 +15,13 @@ from servicekit.worker import run_worker
 REPO = Path(__file__).resolve().parents[2]
 
 
-class WorkerThread:
-    """A service's worker (relay + consumers) in a thread of the test process."""
+class StoppableThread:
+    """``target(*args, stop=event)`` in a thread of the test process, for a ``with`` block."""
 
-    def __init__(self, runtime, handlers):
+    def __init__(self, target, *args, join_timeout: float = 20):
         self.stop = threading.Event()
-        self.thread = threading.Thread(
-            target=run_worker, args=(runtime.settings, runtime.db, runtime.messaging, handlers),
-            kwargs={"stop": self.stop}, daemon=True)
+        self.join_timeout = join_timeout
+        self.thread = threading.Thread(target=target, args=args, kwargs={"stop": self.stop}, daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -30,8 +29,15 @@ class WorkerThread:
 
     def __exit__(self, *exc):
         self.stop.set()
-        self.thread.join(timeout=15)
+        self.thread.join(timeout=self.join_timeout)
         assert not self.thread.is_alive(), "worker thread did not stop"
+
+
+class WorkerThread(StoppableThread):
+    """A service's worker (relay + consumers) in a thread of the test process."""
+
+    def __init__(self, runtime, handlers):
+        super().__init__(run_worker, runtime.settings, runtime.db, runtime.messaging, handlers)
 
 
 class WorkerProcess:

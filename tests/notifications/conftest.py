@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 
 import pytest
@@ -14,36 +13,10 @@ from servicekit.events import Envelope, new_event
 from servicekit.logs import JsonFormatter
 from servicekit.messaging.broker import ConfirmingPublisher, OutgoingMessage, connect
 from servicekit.messaging.topology import EVENTS
-from servicekit.sealed import Sealer, generate_key
 
 from notifications.runtime import build_runtime
 from notifications.worker import run as run_notifications_worker
-
-from .servers import SmsServer, SmtpServer
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sms_gateway():
-    server = SmsServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sealing_key() -> str:
-    return generate_key()
-
-
-@pytest.fixture
-def sealer(sealing_key) -> Sealer:
-    return Sealer(sealing_key)
+from tests.bus.harness import StoppableThread
 
 
 @pytest.fixture
@@ -94,22 +67,11 @@ def notifications(make_notifications):
     return make_notifications()
 
 
-class NotificationsWorker:
+class NotificationsWorker(StoppableThread):
     """notifications' whole worker — relay, consumer and dispatcher — in a thread of the test."""
 
     def __init__(self, runtime):
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=run_notifications_worker, args=(runtime,),
-                                       kwargs={"stop": self.stop}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join(timeout=20)
-        assert not self.thread.is_alive(), "notifications worker did not stop"
+        super().__init__(run_notifications_worker, runtime)
 
 
 @pytest.fixture

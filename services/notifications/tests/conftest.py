@@ -1,26 +1,6 @@
 import pytest
 
-from servicekit.sealed import Sealer, generate_key
-
 from notifications.runtime import build_runtime
-from tests.notifications.servers import SmsServer, SmtpServer
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sealing_key() -> str:
-    return generate_key()
-
-
-@pytest.fixture
-def sealer(sealing_key) -> Sealer:
-    return Sealer(sealing_key)
 
 
 @pytest.fixture
@@ -44,10 +24,3 @@ def runtime(runtime_env):
     runtime.migrate()
     yield runtime
     runtime.db.dispose()
-
-
-@pytest.fixture
-def sms_gateway():
-    server = SmsServer().start()
-    yield server
-    server.stop()
