@@ -20,6 +20,7 @@ from .conftest import metric, wait_until_gateway_ready
 from .harness import Stack
 
 LOOKUPS = "danbio_gateway_principal_lookups_total"
+INVALIDATIONS = "danbio_gateway_principal_invalidations_total"
 LIMIT_SECONDS = 1.0
 
 
@@ -76,8 +77,20 @@ def misses(gateways: list[str]) -> dict[str, float]:
     return {g: metric(g, LOOKUPS, result="miss") + metric(g, LOOKUPS, result="unknown") for g in gateways}
 
 
+def wait_for_invalidation(gateways: list[str], before: dict[str, float]) -> None:
+    """Wait until every gateway applied an access_changed event counted after `before`."""
+    deadline = time.monotonic() + 10
+    while any(metric(g, INVALIDATIONS) <= before[g] for g in gateways):
+        assert time.monotonic() < deadline, "a gateway never heard of the new user's creation"
+        time.sleep(0.02)
+
+
 def revoke_and_measure(gateways, runtime, new_user, keycloak_realm) -> None:
+    invalidated = {g: metric(g, INVALIDATIONS) for g in gateways}
     user_id, login = new_user(registry_admin=True)
+    # Creating the user announces an access change too; let it arrive before priming the cache,
+    # or it may empty the cache between the two requests of prime().
+    wait_for_invalidation(gateways, invalidated)
     token = keycloak_realm.user_token(login.username, login.password)["access_token"]
     for gateway in gateways:
         prime(gateway, token)

@@ -12,6 +12,8 @@ import secrets
 import socket
 import threading
 
+from prometheus_client import Counter
+
 from servicekit.config import ProcessSettings
 from servicekit.events import Envelope
 from servicekit.messaging import topology
@@ -22,6 +24,8 @@ from .principals import PrincipalCache
 
 QUEUE = "gateway.principals"
 ACCESS_CHANGED = "identity.user.access_changed"
+INVALIDATIONS = Counter("danbio_gateway_principal_invalidations_total",
+                        "identity.user.access_changed events applied to the principal cache")
 
 
 def instance_id() -> str:
@@ -34,6 +38,7 @@ class Invalidation:
     def __init__(self, settings: ProcessSettings, cache: PrincipalCache):
         def drop(event: Envelope) -> None:
             cache.drop(event.data["subject"])
+            INVALIDATIONS.inc()
 
         self.stop_event = threading.Event()
         self.consumer = StatelessConsumer(
