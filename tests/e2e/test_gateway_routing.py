@@ -71,6 +71,17 @@ def test_rate_limit_per_ip_comes_before_authentication(stack):
     assert statuses == [401, 401, 401, 429]
 
 
+def test_public_routes_are_forwarded_without_a_token(stack):
+    """/api/<service>/public/** reaches the service without a token: the answer is the service's own."""
+    url = f"{stack.url('gateway')}/api/identity/public/no-such-page"
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = requests.get(url, headers=headers, timeout=10)
+        assert response.status_code == 404
+        assert "WWW-Authenticate" not in response.headers
+    # A non-public path still needs the token.
+    assert requests.get(f"{stack.url('gateway')}/api/identity/me", timeout=10).status_code == 401
+
+
 def test_security_headers_on_api_answers(stack, tokens):
     response = requests.get(f"{stack.url('gateway')}/api/identity/me", timeout=10,
                             headers={**bearer(tokens[ADMIN.username]), "Connection": "keep-alive, X-Secret",

@@ -84,12 +84,16 @@ def create_service_app(settings: ProcessSettings, *, title: str, blueprints: Ite
 
 
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+# A service's routes for callers who are not logged in (account activation, password reset): the
+# gateway forwards /api/<service>/public/** without a token and without a principal, and the service
+# serves them without one. Their views must never call current_principal().
+PUBLIC_PREFIX = "/public/"
 
 
 def _install_principal_check(app: Flask, audience: str, key: Ed25519PublicKey) -> None:
     @app.before_request
     def require_principal():
-        if request.path.startswith(OPEN_PATHS) or request.url_rule is None:
+        if request.path.startswith(OPEN_PATHS) or request.path.startswith(PUBLIC_PREFIX) or request.url_rule is None:
             return None
         g.principal = principal.verify(request.headers.get(principal.HEADER), audience=audience, key=key)
         return None

@@ -86,3 +86,21 @@ def test_readiness_reports_what_is_down():
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["database"] == "unavailable: ConnectionError"
+
+
+public_blp = Blueprint("public_things", __name__, url_prefix="/public/things")
+
+
+@public_blp.route("")
+def public_things():
+    return {"hello": "anyone"}
+
+
+def test_public_routes_need_no_principal_but_the_others_do():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    app = create_service_app(load(ProcessSettings, "things", {}), title="things", blueprints=[blp, public_blp],
+                             readiness={}, principal_key=Ed25519PrivateKey.generate().public_key())
+    client = app.test_client()
+    assert client.get("/public/things").get_json() == {"hello": "anyone"}
+    assert client.post("/things", json={"name": "x"}).status_code == 401

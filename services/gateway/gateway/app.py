@@ -1,7 +1,8 @@
 """create_app(): the gateway, the one entry point to the services.
 
 For every request under /api/<service>/: refuse what the gateway does not route, apply the rate
-limits, verify the access token, resolve the caller's principal (cached), and forward the request
+limits, verify the access token (except under /api/<service>/public/, the routes for callers who are
+not logged in), resolve the caller's principal (cached), and forward the request
 with the principal signed for that service. Run it as ONE gunicorn process with threads per
 instance: the principal cache and the rate-limit windows live in the process.
 """
@@ -18,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from servicekit.config import load
 from servicekit.errors import NotFound, TooManyRequests
-from servicekit.web import OPEN_PATHS, SWAGGER_UI_URL, broker_check, create_service_app, problem
+from servicekit.web import OPEN_PATHS, PUBLIC_PREFIX, SWAGGER_UI_URL, broker_check, create_service_app, problem
 
 from .invalidation import Invalidation
 from .openapi import AggregatedOpenApi, document_fetcher
@@ -127,6 +128,9 @@ def _install_routes(app: Flask, gateway: Gateway) -> None:
             raise NotFound(f"The gateway has no route for {request.path}.")
         client_ip = request.remote_addr or "unknown"
         gateway.limiter.check(request.method, request.path, kind="ip", key=client_ip)
+        if path.startswith(PUBLIC_PREFIX):
+            # Nobody is logged in here; the services' public routes expect no principal.
+            return upstream.forward(request, _quoted(path), principal_header=None, request_id=g.request_id)
         claims = gateway.verifier.verify_header(request.headers.get("Authorization"))
         gateway.limiter.check(request.method, request.path, kind="user", key=claims["sub"])
         caller = gateway.principals.get(claims["sub"])

@@ -55,7 +55,7 @@ class Upstream:
         # idempotent methods (urllib3's default list), as a kept-alive connection may have been closed.
         self.retries = Retry(total=1, redirect=0, status=0, raise_on_redirect=False, raise_on_status=False)
 
-    def forward(self, request: Request, path: str, *, principal_header: str, request_id: str) -> Response:
+    def forward(self, request: Request, path: str, *, principal_header: str | None, request_id: str) -> Response:
         headers = self._request_headers(request, principal_header, request_id)
         body, chunked = self._request_body(request, headers)
         target = path + ("?" + request.query_string.decode("latin-1") if request.query_string else "")
@@ -79,10 +79,11 @@ class Upstream:
         return BadGateway(f"The {self.name} service broke off its answer.")
 
     @staticmethod
-    def _request_headers(request: Request, principal_header: str, request_id: str) -> dict[str, str]:
+    def _request_headers(request: Request, principal_header: str | None, request_id: str) -> dict[str, str]:
         skip = NOT_FORWARDED | _connection_listed(request.headers)
         headers = {name: value for name, value in request.headers.items() if name.lower() not in skip}
-        headers[PRINCIPAL_HEADER] = principal_header
+        if principal_header is not None:  # None: a public route, called by nobody in particular
+            headers[PRINCIPAL_HEADER] = principal_header
         headers[REQUEST_ID_HEADER] = request_id
         headers["X-Forwarded-For"] = request.remote_addr or ""
         headers["X-Forwarded-Proto"] = request.scheme

@@ -84,7 +84,7 @@ class RateRule:
 
 
 def parse_rules(raw: str) -> tuple[RateRule, ...]:
-    """'POST /api/identity/password-resets/** 10/300 ip; ...' -> rules (ValueError if malformed)."""
+    """'POST /api/identity/public/** 30/300 ip; ...' -> rules (ValueError if malformed)."""
     rules = []
     for text in (part.strip() for part in raw.split(";")):
         if not text:

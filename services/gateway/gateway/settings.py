@@ -17,7 +17,7 @@ DEFAULT_ISSUER = "http://127.0.0.1:8180/realms/danbio"
 
 # The password reset by SMS code is reached from the login page, before anyone has a token: a
 # per-IP limit keeps code requests and guesses from one address in check (issue 7 builds it).
-DEFAULT_RATE_LIMITS = "POST /api/identity/password-resets/** 10/300 ip"
+DEFAULT_RATE_LIMITS = "POST /api/identity/public/** 30/300 ip"
 
 
 def parse_algorithms(raw: str) -> frozenset[str]:

@@ -12,7 +12,7 @@ def test_defaults_and_derived_jwks_url():
                                                  "GATEWAY_ISSUER": "https://login.example.org/realms/danbio"})
     assert settings.jwks_url == "https://login.example.org/realms/danbio/protocol/openid-connect/certs"
     assert settings.algorithms == {"RS256"} and settings.audience == "gateway"
-    assert [rule.path for rule in settings.rate_limits] == ["/api/identity/password-resets/**"]
+    assert [rule.path for rule in settings.rate_limits] == ["/api/identity/public/**"]
 
 
 @pytest.mark.parametrize("name, value, message", [

@@ -7,7 +7,7 @@ from flask import Flask, g, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from .adapters.gateway_client import GatewayError, GatewayUnavailable, NoAccess
+from .adapters.gateway_client import GatewayError, GatewayUnavailable, NoAccess, Rejected
 from .adapters.oidc import ProviderUnavailable
 from .views import NotAnAdministrator
 
@@ -51,6 +51,16 @@ def install(app: Flask) -> None:
     def unavailable(error):
         log.warning("a server behind the web UI did not answer", extra={"error": str(error)[:200]})
         return page(503, *UNAVAILABLE)
+
+    @app.errorhandler(Rejected)
+    def rejected(error: Rejected):
+        # Pages with forms catch Rejected themselves and show the field errors; this is the rest.
+        if error.status == 404:
+            return page(404, *HTTP_PAGES[404])
+        if error.status == 429:
+            return page(429, "For mange forsøg", "Du har prøvet for mange gange. Vent lidt, og prøv igen.")
+        return page(error.status, "Handlingen kunne ikke udføres",
+                    "DANBIO kunne ikke udføre handlingen, og intet blev ændret. Gå tilbage, og prøv igen.")
 
     @app.errorhandler(GatewayError)
     def gateway_error(error: GatewayError):

@@ -60,3 +60,16 @@ department_access = Table(
     Column("department_id", Uuid, nullable=False, index=True),
     PrimaryKeyConstraint("user_id", "department_id"),
 )
+
+# Single-use tokens that let a user choose a password: the welcome link (activation) and the last
+# step of an SMS reset. Only a SHA-256 of the token is kept; the token itself travels sealed.
+set_password_tokens = Table(
+    "set_password_tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    CheckConstraint("purpose IN ('activation', 'reset')", name="purpose"),
+)
