@@ -14,15 +14,19 @@ class ServiceError(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str, *, errors: dict[str, Any] | None = None):
+    def __init__(self, detail: str, *, errors: dict[str, Any] | None = None, codes: dict[str, str] | None = None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or {}
+        # One machine-readable code per field (e.g. "username_taken"): the web UI words it in Danish.
+        self.codes = codes or {}
 
     def to_problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status, "title": self.title, "detail": self.detail}
         if self.errors:
             body["errors"] = self.errors
+        if self.codes:
+            body["codes"] = self.codes
         return body
 
 

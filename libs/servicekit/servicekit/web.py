@@ -31,10 +31,13 @@ PROBLEM_JSON = "application/problem+json"
 SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
 
-def problem(status: int, title: str, detail: str, errors: dict | None = None) -> Response:
+def problem(status: int, title: str, detail: str, errors: dict | None = None,
+            codes: dict[str, str] | None = None) -> Response:
     body = {"status": status, "title": title, "detail": detail}
     if errors:
         body["errors"] = errors
+    if codes:
+        body["codes"] = codes
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM_JSON
@@ -135,7 +138,7 @@ def _install_request_context(app: Flask) -> None:
 def _install_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(error: ServiceError):
-        return problem(error.status, error.title, error.detail, error.errors or None)
+        return problem(error.status, error.title, error.detail, error.errors or None, error.codes or None)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -21,7 +21,7 @@ class ThingSchema(Schema):
 @blp.response(201, ThingSchema)
 def create(thing):
     if thing["name"] == "taken":
-        raise Conflict("That name is taken.")
+        raise Conflict("That name is taken.", errors={"name": ["already taken"]}, codes={"name": "name_taken"})
     if thing["name"] == "crash":
         raise RuntimeError("secret internals /etc/passwd")
     return thing
@@ -48,6 +48,8 @@ def test_validation_errors_are_problem_json_naming_the_field(client):
 def test_service_errors_keep_their_status_and_words(client):
     response = client.post("/things", json={"name": "taken"})
     assert (response.status_code, response.json["detail"]) == (409, "That name is taken.")
+    assert response.json["errors"] == {"name": ["already taken"]}
+    assert response.json["codes"] == {"name": "name_taken"}  # what the web UI words in Danish
 
 
 def test_unexpected_errors_hide_internals_but_log_them_with_the_request_id(client, caplog):
