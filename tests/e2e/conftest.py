@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from servicekit import testing
 from servicekit.sealed import generate_key
 
+from tests.notifications.servers import SmsServer, SmtpServer
+
 from .harness import Stack, free_port
 
 RATE_LIMITS = "POST /api/identity/password-resets/** 3/60 ip; GET /api/patients/regions 5/60 user"
@@ -38,7 +40,8 @@ def e2e_broker_url():
 
 @pytest.fixture(scope="session")
 def e2e_databases(pg_admin_url):
-    urls = {name: testing.create_database(pg_admin_url, f"e2e_{name}") for name in ("identity", "patients", "web")}
+    urls = {name: testing.create_database(pg_admin_url, f"e2e_{name}")
+            for name in ("identity", "patients", "web", "notifications")}
     yield urls
     for url in urls.values():
         testing.drop_database(pg_admin_url, url)
@@ -55,10 +58,28 @@ def point_web_client_at(keycloak_realm, web_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, principal_keys):
+def stack_smtp():
+    """The SMTP server the stack's notifications worker delivers to (aiosmtpd, in this process)."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_sms():
+    """The HTTP server, speaking the SMS gateway's contract, the stack's SMS go to."""
+    server = SmsServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, principal_keys, stack_smtp, stack_sms):
     signing_key, public_pem = principal_keys
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     stack = Stack({
+        # identity seals set-password tokens and codes for notifications with this key.
+        "DANBIO_SEALING_KEY": generate_key(),
         "DANBIO_PRINCIPAL_PUBLIC_KEY": public_pem,
         "DANBIO_BROKER_URL": e2e_broker_url,
         "DANBIO_RETRY_DELAYS_MS": "50,100,200",
@@ -78,6 +99,15 @@ def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, princ
                    # Nothing listens there: the gateway must say so, not hang.
                    "GATEWAY_NOTIFICATIONS_URL": f"http://127.0.0.1:{free_port()}",
                    "GATEWAY_TOKEN_LEEWAY_SECONDS": "1", "GATEWAY_RATE_LIMITS": RATE_LIMITS}
+    # The notifications worker sends mail and SMS; its HTTP API is deliberately not started, so the
+    # gateway's answer for an unreachable service stays testable.
+    notifications_env = {"NOTIFICATIONS_DATABASE_URL": e2e_databases["notifications"],
+                         "NOTIFICATIONS_SMTP_HOST": "127.0.0.1", "NOTIFICATIONS_SMTP_PORT": str(stack_smtp.port),
+                         "NOTIFICATIONS_SMTP_SECURITY": "none", "NOTIFICATIONS_SMS_PROVIDER": "http",
+                         "NOTIFICATIONS_SMS_API_URL": stack_sms.url, "NOTIFICATIONS_SMS_API_TOKEN": stack_sms.token,
+                         "NOTIFICATIONS_WEB_URL": web, "NOTIFICATIONS_SET_PASSWORD_URL": f"{web}/aktiver/{{token}}",
+                         "NOTIFICATIONS_RETRY_BASE_SECONDS": "0.2", "NOTIFICATIONS_DISPATCH_POLL_SECONDS": "0.2"}
+    stack.smtp, stack.sms = stack_smtp, stack_sms  # what the stack sent: stack.smtp.mails_to(address), stack.sms.requests
     stack.gateway_env = gateway_env  # tests that start another gateway start it like this one
     stack.web_env = web_env
     try:
@@ -85,10 +115,12 @@ def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, princ
             stack.run("-m", service, "migrate")
         stack.run("-m", "patients", "load-reference")
         stack.run("-m", "web", "migrate", env=web_env)
+        stack.run("-m", "notifications", "migrate", env=notifications_env)
         stack.start_web("identity", "identity.app:create_app()")
         stack.start_web("patients", "patients.app:create_app()")
         stack.start_worker("identity")
         stack.start_worker("patients")
+        stack.start_worker("notifications", env=notifications_env)
         # One process with threads, as in the Procfile: one principal cache per gateway.
         stack.start_web("gateway", "gateway.app:create_app()", workers=1, threads=16, env=gateway_env)
         stack.start_web("web", "web.app:create_app()", workers=2, env=web_env)
