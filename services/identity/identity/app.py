@@ -6,6 +6,7 @@ from .api.departments import blp as departments_blp
 from .api.me import blp as me_blp
 from .api.principals import blp as principals_blp
 from .runtime import build_runtime
+from .service.machine_clients import MachineClients
 
 
 def create_app(environ=None):
@@ -16,4 +17,6 @@ def create_app(environ=None):
                              principal_key=runtime.settings.principal_public_key)
     app.extensions["danbio.runtime"] = runtime
     app.extensions["identity.directory"] = KeycloakUserDirectory(runtime.settings)
+    app.extensions["identity.machine_clients"] = MachineClients(app.extensions["identity.directory"],
+                                                                runtime.settings.machine_clients)
     return app

@@ -2,6 +2,19 @@
 from dataclasses import dataclass
 
 from servicekit.config import ServiceSettings, parse_positive_float, setting
+from servicekit.principal import PLATFORM
+
+
+def parse_machine_clients(raw: str) -> dict[str, frozenset[str]]:
+    """'patient-platform=patient_platform; other=role_a,role_b' -> {client id: roles}."""
+    clients: dict[str, frozenset[str]] = {}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        client_id, sep, roles = part.partition("=")
+        role_set = frozenset(filter(None, (r.strip() for r in roles.split(","))))
+        if not sep or not client_id.strip() or not role_set:
+            raise ValueError(f"expected 'client-id=role[,role]', got {part!r}")
+        clients[client_id.strip()] = role_set
+    return clients
 
 
 def parse_http_url(raw: str) -> str:
@@ -30,4 +43,9 @@ class IdentitySettings(ServiceSettings):
     keycloak_timeout: float = setting(
         "IDENTITY_KEYCLOAK_TIMEOUT", default=10.0, parse=parse_positive_float,
         doc="seconds identity waits for one Keycloak admin API call",
+    )
+    machine_clients: dict = setting(
+        "IDENTITY_MACHINE_CLIENTS", default={"patient-platform": frozenset({PLATFORM})}, parse=parse_machine_clients,
+        doc="Keycloak clients that call the gateway with client credentials, and their roles: "
+            "'client-id=role[,role]; ...'",
     )

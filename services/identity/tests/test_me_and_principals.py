@@ -86,6 +86,14 @@ def test_only_the_gateway_may_resolve_principals(app, signed, local_admin):
 
 
 def test_unknown_subject_is_a_404_problem(app, as_gateway):
+    # No machine clients configured: nothing to ask Keycloak (tests/e2e/test_machine_client.py asks it).
+    app.extensions["identity.machine_clients"].roles_by_client = {}
     response = app.test_client().get(f"/internal/principals/{uuid.uuid4()}", headers=as_gateway)
     assert (response.status_code, response.mimetype) == (404, "application/problem+json")
     assert response.json["detail"] == "No user is tied to this Keycloak subject."
+
+
+def test_an_unknown_subject_cannot_be_told_from_a_machine_client_without_keycloak(app, as_gateway):
+    """Keycloak (here: not configured) decides whether a subject is a machine client: 503, not 404."""
+    response = app.test_client().get(f"/internal/principals/{uuid.uuid4()}", headers=as_gateway)
+    assert response.status_code == 503

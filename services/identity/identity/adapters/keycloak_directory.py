@@ -20,6 +20,7 @@ from keycloak.exceptions import KeycloakAuthenticationError, KeycloakConnectionE
 
 from servicekit.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
 
+from ..domain.users import RESERVED_USERNAME_PREFIX
 from ..settings import IdentitySettings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class UserDirectory(Protocol):
         """End every session of the user."""
 
     def delete_user(self, keycloak_id: str) -> None: ...
+
+    def service_account_client(self, keycloak_id: str) -> str | None:
+        """The client id whose service account this Keycloak user is; None for people and unknown ids."""
 
 
 class KeycloakUserDirectory:
@@ -113,6 +117,17 @@ class KeycloakUserDirectory:
     def delete_user(self, keycloak_id: str) -> None:
         with keycloak_errors():
             self._client().delete_user(keycloak_id)
+
+    def service_account_client(self, keycloak_id: str) -> str | None:
+        try:
+            with keycloak_errors():
+                user = self._client().get_user(keycloak_id)
+        except NotFound:
+            return None
+        # Keycloak names a client's service-account user "service-account-<client id>" (the admin
+        # API does not say otherwise); identity never gives a person such a username.
+        username = str(user.get("username") or "")
+        return username[len(RESERVED_USERNAME_PREFIX):] if username.startswith(RESERVED_USERNAME_PREFIX) else None
 
 
 def _permanently_locked(user: dict) -> bool:

@@ -31,6 +31,8 @@ class PrincipalSchema(Schema):
 @blp.route("/principals/<string:subject>")
 @blp.response(200, PrincipalSchema)
 def get_principal(subject: str):
-    """The principal of the user with this Keycloak subject (`sub` of the access token)."""
+    """The principal of the user (or machine client's service account) with this Keycloak subject
+    (`sub` of the access token)."""
+    machine_clients = current_app.extensions["identity.machine_clients"]
     with current_app.extensions["danbio.runtime"].uow() as uow:
-        return principal_for_subject(uow, current_principal(), subject).to_dict()
+        return principal_for_subject(uow, current_principal(), subject, machine_clients.principal).to_dict()

@@ -11,6 +11,8 @@ from servicekit.principal import CLINICIAN, LOCAL_ADMIN, REGISTRY_ADMIN, SECRETA
 HOSPITAL_ROLES = (LOCAL_ADMIN, CLINICIAN, SECRETARY)
 LOCALES = ("da", "en")
 
+# Keycloak's service-account users are named so; identity tells machine clients by it.
+RESERVED_USERNAME_PREFIX = "service-account-"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -40,6 +42,8 @@ class NewUser:
         username = normalise_username(self.username)
         if not _USERNAME.match(username):
             errors["username"] = ["2-64 characters: letters a-z, digits, '.', '_' or '-', starting with a letter or digit"]
+        elif username.startswith(RESERVED_USERNAME_PREFIX):
+            errors["username"] = [f"usernames starting with '{RESERVED_USERNAME_PREFIX}' belong to machine clients"]
         first_name, last_name = self.first_name.strip(), self.last_name.strip()
         if not 1 <= len(first_name) <= 100:
             errors["first_name"] = ["1-100 characters"]

@@ -2,7 +2,7 @@
 resolves for a Keycloak subject."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from servicekit.errors import Forbidden, NotFound
 from servicekit.principal import Principal
@@ -42,12 +42,17 @@ def my_profile(uow: UnitOfWork, caller: Principal) -> dict[str, Any]:
     }
 
 
-def principal_for_subject(uow: UnitOfWork, caller: Principal, keycloak_subject: str) -> Principal:
-    """The principal of the user Keycloak knows as ``keycloak_subject`` (the gateway's question)."""
+def principal_for_subject(uow: UnitOfWork, caller: Principal, keycloak_subject: str,
+                          machine_clients: Callable[[str], Principal | None] | None = None) -> Principal:
+    """The principal of the user Keycloak knows as ``keycloak_subject`` (the gateway's question),
+    or of a machine client's service account (``machine_clients``, asked only when no user is)."""
     if caller.kind != "client" or GATEWAY_ROLE not in caller.client_roles:
         raise Forbidden("Only the gateway may resolve principals.")
     user = user_repository.get_by_keycloak_id(uow.session, keycloak_subject)
     if user is None:
+        client = machine_clients(keycloak_subject) if machine_clients else None
+        if client is not None:
+            return client
         raise NotFound("No user is tied to this Keycloak subject.")
     memberships = user_repository.memberships_of(uow.session, user.id)
     departments = department_repository.by_ids(uow.session, user_repository.departments_of(uow.session, user.id))
