@@ -8,7 +8,7 @@ SERVICES := identity patients notifications gateway web
 DATA_SERVICES := identity patients notifications
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate seed realm test test-fast bench clean
+.PHONY: install run migrate seed realm test test-fast fuzz bench clean
 
 $(STAMP): libs/servicekit/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ realm: $(STAMP)
 
 test: $(STAMP)
 	@dev/test.sh
+
+# The long fuzzing run (tests/e2e/test_fuzz.py): >= 1,000 generated requests per service.
+fuzz: $(STAMP)
+	@FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} FUZZ_REQUESTS_PER_SERVICE=$${FUZZ_REQUESTS_PER_SERVICE:-1000} dev/test.sh -s tests/e2e/test_fuzz.py
 
 bench: $(STAMP)
 	@dev/bench.sh

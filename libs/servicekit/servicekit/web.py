@@ -3,13 +3,16 @@ log, health and readiness, metrics and the OpenAPI document (flask-smorest, Swag
 """
 from __future__ import annotations
 
+import http
 import logging
 import re
 import time
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, g, jsonify, request
 from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
+from marshmallow import Schema, fields
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
@@ -44,8 +47,34 @@ def problem(status: int, title: str, detail: str, errors: dict | None = None,
     return response
 
 
+class ProblemSchema(Schema):
+    """An error answer (RFC 9457), as every service writes it."""
+
+    status = fields.Integer(required=True)
+    title = fields.String(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "field -> what is wrong with it"})
+    codes = fields.Dict(keys=fields.String(), values=fields.String(),
+                        metadata={"description": "field -> machine-readable code (e.g. username_taken)"})
+
+
 class ProblemApi(Api):
-    """flask-smorest's Api, answering every HTTP error as application/problem+json."""
+    """flask-smorest's Api, answering every HTTP error as application/problem+json — and saying so
+    in the OpenAPI document, so that clients (and the fuzzer) can hold the services to it."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            content_type = self.DEFAULT_RESPONSE_CONTENT_TYPE
+            if status >= 400:
+                response["schema"], content_type = self.ERROR_SCHEMA, PROBLEM_JSON
+            prepare_response(response, self.spec, content_type)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
     def handle_http_exception(self, error: HTTPException):
         errors = None
