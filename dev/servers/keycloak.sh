@@ -270,7 +270,11 @@ cmd_start() {
     [[ -f "$KC_LOG" ]] && mv -f -- "$KC_LOG" "$KC_LOG.1"
     local append="${JAVA_OPTS_APPEND:-}"
     # JDK >= 24 warns loudly about Netty's use of sun.misc.Unsafe unless this is allowed.
-    if (($(java_major "$jh") >= 24)); then append="$append --sun-misc-unsafe-memory-access=allow"; fi
+    # JDK >= 24: JBoss Threads resets thread locals through java.lang internals; without this, every
+    # retiring executor thread dies with IllegalAccessError, and requests on it can fail with 500.
+    if (($(java_major "$jh") >= 24)); then
+        append="$append --sun-misc-unsafe-memory-access=allow --add-opens=java.base/java.lang=ALL-UNNAMED"
+    fi
     log "starting Keycloak $KC_VERSION on $KC_URL (management port $KC_MGMT_PORT, JDK $jh)"
     (
         cd "$KC_STATE"
