@@ -3,8 +3,10 @@
 For every request under /api/<service>/: refuse what the gateway does not route, apply the rate
 limits, verify the access token (except under /api/<service>/public/, the routes for callers who are
 not logged in), resolve the caller's principal (cached), and forward the request
-with the principal signed for that service. Run it as ONE gunicorn process with threads per
-instance: the principal cache and the rate-limit windows live in the process.
+with the principal signed for that service (Gateway.admit, then Upstream.exchange). Those requests
+are served by fastpath.FastForward, plain WSGI in front of Flask; Flask serves the rest. Run it as
+ONE gunicorn process with threads per instance: the principal cache and the rate-limit windows live
+in the process.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from servicekit.config import load
 from servicekit.errors import NotFound, TooManyRequests
 from servicekit.web import OPEN_PATHS, PUBLIC_PREFIX, SWAGGER_UI_URL, broker_check, create_service_app, problem
 
+from .fastpath import FastForward
 from .invalidation import Invalidation
 from .openapi import AggregatedOpenApi, document_fetcher
 from .principals import PrincipalCache, SignedPrincipals, identity_lookup
@@ -39,6 +42,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
+HSTS = "max-age=31536000; includeSubDomains"
 DOCS_CSP = (f"default-src 'none'; script-src {SWAGGER_UI_URL} 'unsafe-inline'; style-src {SWAGGER_UI_URL}; "
             "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
 
@@ -69,6 +73,26 @@ class Gateway:
 
     def stop(self) -> None:
         self.invalidation.stop()
+
+    def admit(self, method: str, request_path: str, service: str, rest: str, client_ip: str | None,
+              authorization: str | None) -> tuple[Upstream, str, str | None]:
+        """Everything before forwarding a request for /api/<service>/<rest>: refuse what the
+        gateway does not route, apply the rate limits, verify the token (except on public routes)
+        and resolve the principal. Returns (upstream, quoted service path, signed principal or None);
+        raises a ServiceError (404, 429, 401, 403, 503) otherwise."""
+        upstream = self.upstreams.get(service)
+        segments = rest.split("/")
+        path = "/" + rest
+        if upstream is None or "." in segments or ".." in segments or not routed(path):
+            raise NotFound(f"The gateway has no route for {request_path}.")
+        self.limiter.check(method, request_path, kind="ip", key=client_ip or "unknown")
+        if path.startswith(PUBLIC_PREFIX):
+            # Nobody is logged in here; the services' public routes expect no principal.
+            return upstream, _quoted(path), None
+        claims = self.verifier.verify_header(authorization)
+        self.limiter.check(method, request_path, kind="user", key=claims["sub"])
+        caller = self.principals.get(claims["sub"])
+        return upstream, _quoted(path), self.signatures.header(caller, service)
 
 
 def build_gateway(settings: GatewaySettings) -> Gateway:
@@ -105,7 +129,10 @@ def create_app(environ=None) -> Flask:
     app = create_service_app(settings, title="danbio gateway", blueprints=[], openapi=False, readiness={
         "broker": broker_check(settings.broker_url), "principal invalidation": invalidation_check,
         "signing keys": signing_keys_check})
-    if settings.trusted_proxy_hops:
+    app.wsgi_app = FastForward(app.wsgi_app, gateway, methods=frozenset(METHODS),
+                               max_body=app.config["MAX_CONTENT_LENGTH"], security_headers=SECURITY_HEADERS,
+                               hsts=HSTS, secret_path_prefixes=app.config.get("DANBIO_SECRET_PATH_PREFIXES", ()))
+    if settings.trusted_proxy_hops:  # outermost: the fast path sees the corrected addresses too
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.extensions["gateway"] = gateway
@@ -118,24 +145,14 @@ def create_app(environ=None) -> Flask:
 
 
 def _install_routes(app: Flask, gateway: Gateway) -> None:
+    # Requests under /api/ are served by fastpath.FastForward before Flask sees them; this route
+    # serves the few it leaves to Flask (paths of an unusual shape), with the same checks.
     @app.route("/api/<service>", methods=METHODS, defaults={"rest": ""})
     @app.route("/api/<service>/<path:rest>", methods=METHODS)
     def forward(service: str, rest: str):
-        upstream = gateway.upstreams.get(service)
-        segments = rest.split("/")
-        path = "/" + rest
-        if upstream is None or "." in segments or ".." in segments or not routed(path):
-            raise NotFound(f"The gateway has no route for {request.path}.")
-        client_ip = request.remote_addr or "unknown"
-        gateway.limiter.check(request.method, request.path, kind="ip", key=client_ip)
-        if path.startswith(PUBLIC_PREFIX):
-            # Nobody is logged in here; the services' public routes expect no principal.
-            return upstream.forward(request, _quoted(path), principal_header=None, request_id=g.request_id)
-        claims = gateway.verifier.verify_header(request.headers.get("Authorization"))
-        gateway.limiter.check(request.method, request.path, kind="user", key=claims["sub"])
-        caller = gateway.principals.get(claims["sub"])
-        return upstream.forward(request, _quoted(path), principal_header=gateway.signatures.header(caller, service),
-                                request_id=g.request_id)
+        upstream, path, principal_header = gateway.admit(request.method, request.path, service, rest,
+                                                         request.remote_addr, request.headers.get("Authorization"))
+        return upstream.forward(request, path, principal_header=principal_header, request_id=g.request_id)
 
     @app.get("/openapi.json")
     def openapi_document():
@@ -175,5 +192,5 @@ def _install_security_headers(app: Flask) -> None:
             response.headers.setdefault(name, value)
         response.headers.setdefault("Cache-Control", "no-store")
         if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 LOOKUPS = Counter("danbio_gateway_principal_lookups_total", "Principal lookups by the gateway",
                   ["result"])  # hit | miss | unknown
+_HITS = LOOKUPS.labels("hit")  # counted on nearly every request: labels() looked up once
 
 # The gateway's own identity when it asks identity about a caller.
 GATEWAY_PRINCIPAL = Principal(subject="gateway", kind="client", username="gateway",
@@ -56,7 +57,7 @@ class PrincipalCache:
             entry = self._entries.get(subject)
             if entry is not None and now - entry[1] < self.ttl:
                 self._entries.move_to_end(subject)
-                LOOKUPS.labels("hit").inc()
+                _HITS.inc()
                 return entry[0]
             changes = self._changes
         principal = self.fetch(subject)
