@@ -29,13 +29,15 @@ def require_department(principal: Principal, department_id: uuid.UUID, *, field:
     """The user has access to this department (a registry administrator has access to all)."""
     if principal.registry_admin or department_id in principal.departments:
         return
-    raise Forbidden("You have no access to this department.", errors={field: ["not one of your departments"]})
+    raise Forbidden("You have no access to this department.", errors={field: ["not one of your departments"]},
+                    codes={field: "not_your_department"})
 
 
 def require_own_department(principal: Principal, department_id: uuid.UUID, *, field: str = "department_id") -> None:
     """The department is one of the user's own: where patients are created and transfers requested to."""
     if department_id not in principal.departments:
-        raise Forbidden("You have no access to this department.", errors={field: ["not one of your departments"]})
+        raise Forbidden("You have no access to this department.", errors={field: ["not one of your departments"]},
+                        codes={field: "not_your_department"})
 
 
 def can_read(principal: Principal, registered_at: Iterable[uuid.UUID]) -> bool:

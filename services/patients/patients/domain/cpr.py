@@ -15,11 +15,23 @@ from dataclasses import dataclass, field
 from datetime import date
 
 _FORMAT = re.compile(r"^([0-9]{6})-?([0-9]{4})$")  # ASCII digits only
+_SHAPED = re.compile(r"(?<![0-9])[0-9]{6}-?[0-9]{4}(?![0-9])")
+
+
+def looks_like_cpr(text: str) -> bool:
+    """Holds something CPR-shaped (ten digits, maybe with the dash): text that must be treated as
+    a CPR number, e.g. one typed into a name field, so that it is never kept in the clear."""
+    return bool(_SHAPED.search(text or ""))
 _WEIGHTS = (4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
 
 
 class InvalidCpr(ValueError):
-    """Not a CPR number. The message says why without repeating the number."""
+    """Not a CPR number. The message says why without repeating the number; ``code`` says it for
+    the web UI to word in Danish (cpr_format, cpr_no_such_date, cpr_future)."""
+
+    def __init__(self, message: str, code: str = "cpr_format"):
+        super().__init__(message)
+        self.code = code
 
 
 def century(seventh_digit: int, two_digit_year: int) -> int:
@@ -72,7 +84,7 @@ def parse_cpr(text: str, *, today: date | None = None) -> Cpr:
     try:
         born = date(year, month, day)
     except ValueError:
-        raise InvalidCpr("the date of birth in the CPR number does not exist") from None
+        raise InvalidCpr("the date of birth in the CPR number does not exist", "cpr_no_such_date") from None
     if born > (today or date.today()):
-        raise InvalidCpr("the date of birth in the CPR number lies in the future")
+        raise InvalidCpr("the date of birth in the CPR number lies in the future", "cpr_future")
     return Cpr(digits=digits, birth_date=born)

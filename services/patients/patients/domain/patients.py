@@ -7,6 +7,8 @@ from datetime import datetime
 
 from servicekit.errors import InvalidInput
 
+from .cpr import looks_like_cpr
+
 # The registry's diagnosis groups: rheumatoid arthritis, psoriatic arthritis, axial
 # spondyloarthritis, and everything else.
 DIAGNOSIS_GROUPS = ("RA", "PsA", "axSpA", "other")
@@ -18,14 +20,20 @@ NAME_SEARCH_MIN = 2
 def clean_name(raw) -> str:
     name = " ".join(str(raw or "").split())
     if not 1 <= len(name) <= NAME_MAX:
-        raise InvalidInput("Some fields are missing or invalid.", errors={"name": [f"1-{NAME_MAX} characters"]})
+        raise InvalidInput("Some fields are missing or invalid.", errors={"name": [f"1-{NAME_MAX} characters"]},
+                           codes={"name": "name_length"})
+    if looks_like_cpr(name):
+        # A CPR typed into the name field would be stored, shown and listed in the clear.
+        raise InvalidInput("Some fields are missing or invalid.", errors={"name": ["holds a CPR number"]},
+                           codes={"name": "cpr_in_name"})
     return name
 
 
 def check_diagnosis_group(value) -> str:
     if value not in DIAGNOSIS_GROUPS:
         raise InvalidInput("Some fields are missing or invalid.",
-                           errors={"diagnosis_group": [f"one of {', '.join(DIAGNOSIS_GROUPS)}"]})
+                           errors={"diagnosis_group": [f"one of {', '.join(DIAGNOSIS_GROUPS)}"]},
+                           codes={"diagnosis_group": "invalid_choice"})
     return value
 
 
@@ -34,7 +42,8 @@ def name_search_term(raw) -> str:
     term = " ".join(str(raw or "").split()).lower()
     if len(term) < NAME_SEARCH_MIN:
         raise InvalidInput("Some fields are missing or invalid.",
-                           errors={"name": [f"at least {NAME_SEARCH_MIN} characters"]})
+                           errors={"name": [f"at least {NAME_SEARCH_MIN} characters"]},
+                           codes={"name": "name_too_short"})
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from servicekit.errors import Conflict, Forbidden, InvalidInput
 from servicekit.principal import Principal
 
+from .cpr import looks_like_cpr
 from .patients import DepartmentRef
 
 PENDING, APPROVED, REJECTED, CANCELLED, EXPIRED = "pending", "approved", "rejected", "cancelled", "expired"
@@ -54,17 +55,23 @@ def expiry(requested_at: datetime, lifetime: timedelta) -> datetime:
 def clean_reason(raw, *, required: bool) -> str | None:
     reason = " ".join(str(raw or "").split()) or None
     if reason is None and required:
-        raise InvalidInput("Some fields are missing or invalid.", errors={"reason": ["a reason is required"]})
+        raise InvalidInput("Some fields are missing or invalid.", errors={"reason": ["a reason is required"]},
+                           codes={"reason": "reason_required"})
     if reason is not None and len(reason) > REASON_MAX:
-        raise InvalidInput("Some fields are missing or invalid.", errors={"reason": [f"at most {REASON_MAX} characters"]})
+        raise InvalidInput("Some fields are missing or invalid.", errors={"reason": [f"at most {REASON_MAX} characters"]},
+                           codes={"reason": "too_long"})
+    if reason is not None and looks_like_cpr(reason):
+        # The reason travels in events, notices and the audit log: never with a CPR number in it.
+        raise InvalidInput("Some fields are missing or invalid.", errors={"reason": ["holds a CPR number"]},
+                           codes={"reason": "cpr_in_reason"})
     return reason
 
 
 def require_pending(transfer: Transfer, now: datetime) -> None:
     if transfer.status != PENDING:
-        raise Conflict(f"The transfer request is already {transfer.status}.")
+        raise Conflict(f"The transfer request is already {transfer.status}.", codes={"transfer": "transfer_closed"})
     if transfer.overdue(now):
-        raise Conflict("The transfer request has expired.")
+        raise Conflict("The transfer request has expired.", codes={"transfer": "transfer_expired"})
 
 
 def require_decider(principal: Principal, transfer: Transfer) -> None:

@@ -21,7 +21,7 @@ from ..adapters import patient_repository as repo
 from ..adapters.cpr_vault import CprVault
 from ..adapters.patient_repository import PatientRow
 from ..domain import access, audit
-from ..domain.cpr import Cpr, InvalidCpr, parse_cpr
+from ..domain.cpr import Cpr, InvalidCpr, looks_like_cpr, parse_cpr
 from ..domain.patients import (Board, DepartmentRef, Patient, PatientSummary, board, check_diagnosis_group,
                                clean_name, name_search_term)
 from .audit import cpr_criterion, now_utc, record
@@ -36,15 +36,24 @@ def read_cpr(text, *, now: datetime) -> Cpr:
     try:
         return parse_cpr(text, today=now.date())
     except InvalidCpr as exc:
-        raise InvalidInput("The CPR number is not valid.", errors={"cpr": [str(exc)]}) from None
+        raise InvalidInput("The CPR number is not valid.", errors={"cpr": [str(exc)]},
+                           codes={"cpr": exc.code}) from None
+
+
+def parse_cpr_shape(text: str) -> str | None:
+    """The text when it is nothing but a CPR-shaped number (surrounding blanks aside)."""
+    stripped = (text or "").strip()
+    return stripped if looks_like_cpr(stripped) and len(stripped.replace("-", "")) == 10 else None
 
 
 def active_department(uow: UnitOfWork, department_id: uuid.UUID, *, field: str = "department_id") -> DepartmentRef:
     department = repo.department_ref(uow.session, department_id)
     if department is None:
-        raise InvalidInput("Some fields are missing or invalid.", errors={field: ["no such department"]})
+        raise InvalidInput("Some fields are missing or invalid.", errors={field: ["no such department"]},
+                           codes={field: "unknown_department"})
     if not department.active:
-        raise InvalidInput("Some fields are missing or invalid.", errors={field: ["the department is closed"]})
+        raise InvalidInput("Some fields are missing or invalid.", errors={field: ["the department is closed"]},
+                           codes={field: "department_closed"})
     return department
 
 
@@ -125,10 +134,10 @@ def _refuse_existing(uow: UnitOfWork, vault: CprVault, principal: Principal, num
            department_id=department_id, details=cpr_criterion(vault, number))
     uow.commit()
     if department_id in registered:
-        raise Conflict("The patient is already registered at this department.")
+        raise Conflict("The patient is already registered at this department.", codes={"cpr": "registered_here"})
     names = sorted(f"{d.name}, {d.hospital_name}" for d in repo.department_refs(uow.session, registered).values())
     raise Conflict("The patient is already registered at another department; request a transfer from there.",
-                   errors={"registered_at": names})
+                   errors={"registered_at": names}, codes={"cpr": "registered_elsewhere"})
 
 
 def read_patient(uow: UnitOfWork, vault: CprVault, principal: Principal, patient_id: uuid.UUID, *,
@@ -187,7 +196,15 @@ def search(uow: UnitOfWork, vault: CprVault, principal: Principal, *, cpr: str |
     access.require_user(principal)
     now = now or now_utc()
     if (cpr is None) == (name is None):
-        raise InvalidInput("Search by either CPR or name.", errors={"cpr": ["give cpr or name, not both"]})
+        raise InvalidInput("Search by either CPR or name.", errors={"cpr": ["give cpr or name, not both"]},
+                           codes={"cpr": "cpr_or_name"})
+    if name is not None and looks_like_cpr(name):
+        # A CPR typed into the name field: searched as the CPR it is, so that the audit entry keeps
+        # its hash, never the number; with other text around it, refused.
+        if parse_cpr_shape(name) is None:
+            raise InvalidInput("A name holds no CPR number.", errors={"name": ["search by cpr instead"]},
+                               codes={"name": "cpr_in_name"})
+        cpr, name = name, None
     scope = set(principal.departments)
     if department_id is not None:
         access.require_own_department(principal, department_id)

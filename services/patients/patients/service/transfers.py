@@ -59,20 +59,24 @@ def request_transfers(uow: UnitOfWork, vault: CprVault, principal: Principal, *,
     sources = list(dict.fromkeys(from_department_ids))
     if not sources:
         raise InvalidInput("Some fields are missing or invalid.",
-                           errors={"from_department_ids": ["choose at least one department"]})
+                           errors={"from_department_ids": ["choose at least one department"]},
+                           codes={"from_department_ids": "required"})
     active_department(uow, to_department_id, field="to_department_id")
     patient_id = patients_repo.patient_id_by_hash(uow.session, vault.digest(number))
     if patient_id is None:
         raise InvalidInput("No patient with this CPR number is registered.",
-                           errors={"cpr": ["no patient with this CPR number is registered"]})
+                           errors={"cpr": ["no patient with this CPR number is registered"]},
+                           codes={"cpr": "cpr_unknown"})
     patient = patients_repo.get_patient(uow.session, patient_id, lock=True)
     registered = patients_repo.active_departments(uow.session, patient_id)
     if to_department_id in registered:
-        raise Conflict("The patient is already registered at your department.")
+        raise Conflict("The patient is already registered at your department.",
+                       codes={"to_department_id": "registered_here"})
     not_there = [d for d in sources if d not in registered]
     if not_there:
         raise InvalidInput("Some fields are missing or invalid.",
-                           errors={"from_department_ids": ["the patient is not registered at this department"]})
+                           errors={"from_department_ids": ["the patient is not registered at this department"]},
+                           codes={"from_department_ids": "not_registered_there"})
     created = []
     for source in sources:
         transfer_id = uuid.uuid4()
@@ -84,7 +88,8 @@ def request_transfers(uow: UnitOfWork, vault: CprVault, principal: Principal, *,
                                      now=now, expires_at=expiry(now, lifetime))
         except IntegrityError:
             source_name = patients_repo.department_ref(uow.session, source).name
-            raise Conflict(f"A transfer request for this patient from {source_name} is already pending.") from None
+            raise Conflict(f"A transfer request for this patient from {source_name} is already pending.",
+                           codes={"from_department_ids": "transfer_pending"}) from None
         transfer = repo.get_transfer(uow.session, transfer_id)
         repo.add_notice(uow.session, department_id=source, kind=NOTICE_REQUESTED, transfer_id=transfer_id, now=now)
         uow.emit(TRANSFER_REQUESTED, {
@@ -113,7 +118,8 @@ def approve(uow: UnitOfWork, principal: Principal, transfer_id: uuid.UUID, *, re
                                            department_id=transfer.from_department.id, now=now,
                                            by=principal.subject, reason="transferred", transfer_id=transfer.id)
     if not moved:
-        raise Conflict("The patient is no longer registered at the source department.")
+        raise Conflict("The patient is no longer registered at the source department.",
+                       codes={"transfer": "not_registered_there"})
     if transfer.to_department.id not in patients_repo.active_departments(uow.session, transfer.patient_id):
         patients_repo.register(uow.session, patient_id=transfer.patient_id, department_id=transfer.to_department.id,
                                now=now, by=principal.subject, transfer_id=transfer.id)
