@@ -16,7 +16,7 @@ export DANBIO_TEST_RABBITMQ_CTL="$PWD/dev/servers/rabbitmq.sh"
 export DANBIO_TEST_KEYCLOAK_URL="$(dev/servers/keycloak.sh url)"
 
 missed=()
-for bench in ${BENCHES:-bus gateway patients}; do
+for bench in ${BENCHES:-bus gateway patients user_search}; do
   echo "== bench/$bench.py"
   python "bench/$bench.py" || missed+=("$bench")
 done

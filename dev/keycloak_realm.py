@@ -117,6 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     admin = master_admin(url, username=os.environ.get("DANBIO_KC_ADMIN_USER") or "admin",
                          password=os.environ.get("DANBIO_KC_ADMIN_PASSWORD") or "admin")
     representation = realm_representation(dev_values(), name=name)
+    # Development only: the simulated MitID and regional IdPs (issue 8), and realm danbio's
+    # identity providers pointing at them (dev/keycloak_upstreams.py).
+    sys.path.insert(0, str(REPO))
+    from dev import keycloak_upstreams
+
+    sim_values = keycloak_upstreams.sim_values(url, name)
+    keycloak_upstreams.add_identity_providers(representation, sim_values)
+    for upstream, upstream_outcome in keycloak_upstreams.ensure_upstreams(admin, sim_values).items():
+        print(f"keycloak realm {upstream} (simulated upstream IdP): {upstream_outcome}")
     if options.command == "replace":
         replace_realm(admin, representation)
         outcome = "replaced"

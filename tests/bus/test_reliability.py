@@ -14,6 +14,7 @@ from servicekit.messaging.broker import ConfirmingPublisher, OutgoingMessage, co
 from servicekit.messaging.relay import OutboxRelay
 from servicekit.messaging.topology import EVENTS
 
+from identity.handlers import HANDLERS
 from identity.service.departments import apply_department_upserted
 from patients.domain.organisation import department_id
 from patients.service.organisation import bundled_organisation, load_organisation, rename_department
@@ -30,7 +31,8 @@ def counting_handlers(calls: list, *, fail_for_code: str | None = None):
         if event.data["code"] == fail_for_code:
             raise RuntimeError("simulated handler bug")
         apply_department_upserted(uow, event)
-    return {QUEUE: {"patients.department.upserted": handler}}
+    # identity's queue also carries notifications' delivery reports: their real handlers stay.
+    return {QUEUE: {**HANDLERS[QUEUE], "patients.department.upserted": handler}}
 
 
 def unpublished(runtime) -> int:

@@ -27,6 +27,7 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakDeleteError, KeycloakGetError
 
 from dev import keycloak_realm as realm_file
+from dev import keycloak_upstreams as upstreams
 from servicekit.testing import ServerMissing, require_env
 
 DIRECT_GRANT_CLIENT = "danbio-test-direct-grant"
@@ -150,6 +151,11 @@ def create_test_realm(url: str, *, overrides: dict | None = None) -> KeycloakTes
     representation = realm_file.realm_representation(values, name=name)
     representation.update(overrides or {})
     representation["attributes"][CREATED_ATTRIBUTE] = str(int(time.time()))
+    # The simulated MitID / regional IdPs of this session (realms "<name>-mitid-sim", ...), which the
+    # realm brokers to as `make run`'s realm danbio does (dev/keycloak_upstreams.py).
+    sim_values = upstreams.sim_values(url, name, prefix=f"{name}-")
+    upstreams.create_upstreams(master, sim_values, extra_attributes={CREATED_ATTRIBUTE: str(int(time.time()))})
+    upstreams.add_identity_providers(representation, sim_values)
     master.create_realm(representation)
     admin = KeycloakAdmin(server_url=url, username="admin", password="admin", realm_name=name,
                           user_realm_name="master", timeout=30)
@@ -162,7 +168,9 @@ def create_test_realm(url: str, *, overrides: dict | None = None) -> KeycloakTes
 
 
 def delete_test_realm(realm: KeycloakTestRealm) -> None:
-    realm_file.master_admin(realm.url).delete_realm(realm.name)
+    master = realm_file.master_admin(realm.url)
+    master.delete_realm(realm.name)
+    upstreams.delete_upstreams(master, upstreams.sim_values(realm.url, realm.name, prefix=f"{realm.name}-"))
 
 
 @pytest.fixture(scope="session")

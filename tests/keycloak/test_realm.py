@@ -152,14 +152,17 @@ def test_identity_admin_holds_only_the_user_roles(admin, realm):
     account = admin.get_client_service_account_user(identity_admin["id"])
     management = client(admin, "realm-management")
     roles = admin.get_client_roles_of_user(account["id"], management["id"])
-    assert sorted(r["name"] for r in roles) == ["manage-users", "query-users", "view-users"]
+    # view-realm (read-only): identity shows the realm's password policy on the set-password pages.
+    assert sorted(r["name"] for r in roles) == ["manage-users", "query-users", "view-realm", "view-users"]
 
     token = realm.client_token("identity-admin", realm.secrets["DANBIO_KC_IDENTITY_SECRET"])
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     admin_api = f"{realm.url}/admin/realms/{realm.name}"
     assert requests.get(f"{admin_api}/users", headers=headers, timeout=30).status_code == 200
     assert requests.get(f"{admin_api}/clients", headers=headers, timeout=30).status_code == 403
-    assert requests.get(f"{admin_api}/roles", headers=headers, timeout=30).status_code == 403
+    # view-realm reads the realm's settings (and so its roles) but changes nothing of it.
+    assert requests.put(admin_api, json={"passwordPolicy": "length(1)"}, headers=headers, timeout=30).status_code == 403
+    assert requests.post(f"{admin_api}/roles", json={"name": "x"}, headers=headers, timeout=30).status_code == 403
 
 
 def test_test_client_tokens_carry_the_gateway_audience(realm):

@@ -99,9 +99,11 @@ PURPOSE_ADDED_TO_HOSPITAL = "added_to_hospital"
 PURPOSE_ACCESS_REMOVED = "access_removed"
 PURPOSE_REVIEW_OVERDUE = "review_overdue"
 PURPOSE_TRANSFER_DECIDED = "transfer_decided"
+PURPOSE_PASSWORD_RESET_LINK = "password_reset_link"  # issue 5: "Nulstil kode" by an administrator
+PURPOSE_CONTACT_CHANGED = "contact_changed"  # issue 7: the phone or e-mail of a profile changed
 NOTIFICATION_PURPOSES = (PURPOSE_WELCOME, PURPOSE_PASSWORD_RESET_CODE, PURPOSE_PASSWORD_CHANGED,
                          PURPOSE_ADDED_TO_HOSPITAL, PURPOSE_ACCESS_REMOVED, PURPOSE_REVIEW_OVERDUE,
-                         PURPOSE_TRANSFER_DECIDED)
+                         PURPOSE_TRANSFER_DECIDED, PURPOSE_PASSWORD_RESET_LINK, PURPOSE_CONTACT_CHANGED)
 CHANNELS = ("email", "sms")
 
 
@@ -301,4 +303,44 @@ REGISTRY.update({
     ("patients.transfer.requested", 1): TransferRequested,
     ("patients.transfer.completed", 1): TransferCompleted,
     ("patients.platform_status.changed", 1): PlatformStatusChanged,
+})
+
+
+# --- issue 5: unlock by the local administrator ("Nulstil kode") -----------------------------------
+
+class PasswordResetLinkIssued(Contract):
+    """identity.password_reset.link_issued — an administrator unlocked a blocked user (A5) and
+    identity issued a single-use set-password link (purpose "reset"). notifications e-mails the link
+    (``<NOTIFICATIONS_SET_PASSWORD_URL with the opened token>``, the page of the welcome link) and,
+    where the user has a phone, sends an SMS saying a reset link was e-mailed — never the link."""
+
+    user = fields.Nested(MailRecipient, required=True)  # the link goes by e-mail; phone optional
+    set_password_token = Sealed(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    issued_by = fields.String(load_default=None, allow_none=True, validate=rules.Length(max=200))  # admin's name
+
+
+REGISTRY.update({
+    ("identity.password_reset.link_issued", 1): PasswordResetLinkIssued,
+})
+
+
+# --- issue 7: the user's own profile ("Ret mine oplysninger") ---------------------------------------
+
+class ContactChanged(Contract):
+    """identity.user.contact_changed — a user changed the phone number or e-mail address on their
+    profile. ``user`` carries the new ones. notifications tells the previous channel: an SMS to
+    ``previous_phone`` when the phone changed, and an e-mail to ``previous_email`` (or to the address
+    when only the phone changed): whoever changed them, the owner hears of it where they still are."""
+
+    user = fields.Nested(MailRecipient, required=True)
+    changed = fields.List(fields.String(validate=rules.OneOf(("phone", "email"))), required=True,
+                          validate=rules.Length(min=1, max=2))
+    previous_phone = fields.String(load_default=None, allow_none=True, validate=E164)
+    previous_email = fields.Email(required=True, validate=rules.Length(max=254))
+    changed_at = fields.AwareDateTime(required=True)
+
+
+REGISTRY.update({
+    ("identity.user.contact_changed", 1): ContactChanged,
 })

@@ -9,7 +9,7 @@ import re
 import time
 from typing import Any, Callable, Iterable
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
@@ -153,7 +153,7 @@ def _install_request_context(app: Flask) -> None:
         HTTP_SECONDS.labels(request.method, endpoint).observe(elapsed)
         if endpoint not in {"/healthz", "/readyz", "/metrics"}:
             # The path only: query strings may carry search terms, and are not for the log.
-            log.info("request", extra={"method": request.method, "path": request.path,
+            log.info("request", extra={"method": request.method, "path": _loggable_path(),
                                        "status": response.status_code, "ms": round(elapsed * 1000, 1)})
         return response
 
@@ -162,6 +162,17 @@ def _install_request_context(app: Flask) -> None:
         token = g.pop("correlation_token", None)
         if token is not None:
             correlation_id.reset(token)
+
+
+# Paths whose rest is a secret (the web UI's /aktiver/<set-password token>): logged up to the prefix.
+SECRET_PATHS_CONFIG = "DANBIO_SECRET_PATH_PREFIXES"
+
+
+def _loggable_path() -> str:
+    for prefix in current_app.config.get(SECRET_PATHS_CONFIG, ()):
+        if request.path.startswith(prefix):
+            return prefix + "<redacted>"
+    return request.path
 
 
 def _install_error_handlers(app: Flask) -> None:

@@ -33,8 +33,21 @@ def seed_demo_command(runtime: Runtime, args: list[str]) -> int:
     return 0
 
 
+def worker_command(runtime: Runtime, _args: list[str]) -> int:
+    """Outbox relay, consumers and the overdue-review reminder (issue 5)."""
+    from .worker import run
+
+    run(runtime)
+    return 0
+
+
 def main(argv=None) -> int:
-    return command_line(build_runtime, handlers=HANDLERS, commands={"seed-demo": seed_demo_command}, argv=argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    # servicekit's own `worker` runs relay and consumers only; ours adds the review reminder.
+    if args[:1] == ["worker"]:
+        args[0] = "identity-worker"
+    return command_line(build_runtime, handlers=HANDLERS, argv=args,
+                        commands={"seed-demo": seed_demo_command, "identity-worker": worker_command})
 
 
 if __name__ == "__main__":

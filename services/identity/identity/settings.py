@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from servicekit.config import ServiceSettings, parse_positive_float, setting
+from servicekit.sealed import SEALING_KEY_ENV, Sealer, parse_sealer
 from servicekit.principal import PLATFORM
 
 
@@ -48,4 +49,16 @@ class IdentitySettings(ServiceSettings):
         "IDENTITY_MACHINE_CLIENTS", default={"patient-platform": frozenset({PLATFORM})}, parse=parse_machine_clients,
         doc="Keycloak clients that call the gateway with client credentials, and their roles: "
             "'client-id=role[,role]; ...'",
+    )
+    # Optional at start-up, like the Keycloak secret: only the use cases that send a code or a link
+    # need it, and they answer 503 without it (servicekit.sealed: shared with notifications).
+    sealer: Sealer | None = setting(
+        SEALING_KEY_ENV, default=None, parse=parse_sealer,
+        doc="comma-separated Fernet keys shared with notifications: seals one-time codes and "
+            "set-password tokens on the bus (the first seals)",
+    )
+    # issue 5: how often the worker looks for hospitals whose quarterly review became overdue.
+    review_check_seconds: float = setting(
+        "IDENTITY_REVIEW_CHECK_SECONDS", default=3600.0, parse=parse_positive_float,
+        doc="seconds between the worker's checks for overdue access reviews (identity.review.overdue)",
     )

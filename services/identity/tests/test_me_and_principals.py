@@ -51,6 +51,15 @@ def test_me_is_the_callers_profile(app, signed, local_admin, org):
     ]
 
 
+def test_a_reported_login_becomes_the_last_login(app, signed, as_gateway, local_admin):
+    principal, _ = local_admin
+    client = app.test_client()
+    assert client.post("/me/logins", headers=signed(principal)).status_code == 204
+    last = client.get("/me", headers=signed(principal)).json["last_login_at"]
+    assert last is not None
+    assert client.post("/me/logins", headers=as_gateway).status_code == 403  # machines do not log in
+
+
 def test_me_refuses_machines_strangers_and_direct_calls(app, signed, as_gateway):
     client = app.test_client()
     assert client.get("/me", headers=as_gateway).status_code == 403

@@ -18,12 +18,16 @@ EXAMPLES = {
                 "link": "https://danbio.example.org/aktiver/T"},
     "password_reset_code": {"name": "Søren", "code": "123456", "code_expires_at": "2026-07-01T10:05:00+00:00"},
     "password_changed": {"name": "Søren", "changed_at": "2026-12-03T16:00:00+00:00"},
+    "contact_changed": {"name": "Søren", "changed": ["phone"], "new_phone": "+4587654321",
+                        "new_email": "s@example.org", "changed_at": "2026-12-03T16:00:00+00:00"},
     "added_to_hospital": {"name": "Søren", "hospital": "Aalborg Universitetshospital", "departments": ["A", "B"],
                           "added_by": None},
     "access_removed": {"name": "Søren", "hospital": "Vejle Sygehus", "departments": ["Reumatologi"],
                        "removed_at": "2026-12-03T16:00:00+00:00"},
     "review_overdue": {"name": "Jørgen", "hospital": "Holbæk Sygehus", "last_review_at": None,
                        "overdue_since": "2026-12-03T16:00:00+00:00"},
+    "password_reset_link": {"name": "Søren", "issued_by": "Åse Admin", "link_expires_at": "2026-12-06T10:00:00+00:00",
+                            "link": "https://danbio.example.org/aktiver/T"},
     "transfer_decided": {"name": "Søren", "decision": "rejected", "reason": "Forkert afdeling",
                          "from_department": {"name": "A", "hospital_name": "H"},
                          "to_department": {"name": "B", "hospital_name": "I"}, "decided_at": "2026-12-03T16:00:00+00:00"},
@@ -60,7 +64,7 @@ def test_names_are_escaped_in_html_but_not_in_text():
 
 def test_sms_exists_only_where_a_message_goes_by_sms():
     assert {purpose for purpose in contracts.NOTIFICATION_PURPOSES if has_sms(purpose)} == {
-        "password_reset_code", "password_changed"}
+        "password_reset_code", "password_changed", "contact_changed", "password_reset_link"}
 
 
 def test_plans(sealer):
@@ -107,3 +111,13 @@ def test_masking_backoff_and_redaction():
     assert backoff_seconds(1, base=0.1, maximum=60, retry_after=5) == 5
     assert backoff_seconds(1, base=0.1, maximum=60, retry_after=7200) == 60
     assert redact('{"echo": "Din kode er 123456"}', ["123456"]) == '{"echo": "Din kode er [redacted]"}'
+
+
+def test_a_changed_phone_is_told_to_the_previous_phone_and_address():
+    data = contracts.validate("identity.user.contact_changed", 1, {
+        "user": events.person(phone="+4587654321"), "changed": ["phone"], "previous_phone": "+4512345678",
+        "previous_email": "gammel@example.org", "changed_at": "2026-12-03T16:00:00+00:00"})
+    planned = plan_deliveries("identity.user.contact_changed", data, transfer_emails=False)
+    assert [(p.channel, p.recipient) for p in planned] == [("email", "gammel@example.org"), ("sms", "+4512345678")]
+    sms = render_sms("contact_changed", "da", planned[1].context)
+    assert "Telefonnummeret" in sms and "+4587654321" not in sms

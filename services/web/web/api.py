@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 
 from .auth import call_gateway, request_id
 
@@ -17,5 +17,8 @@ def api(method: str, path: str, *, json: Any = None, params: dict[str, Any] | No
 
 
 def public_api(method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+    """A public route, with the browser's address for the gateway's per-IP limit (without it every
+    browser would share the web UI's own address, and one limit)."""
     gateway = current_app.extensions["web.gateway"]
-    return gateway.call(method, path, access_token=None, request_id=request_id(), json=json, params=params)
+    return gateway.call(method, path, access_token=None, request_id=request_id(), json=json, params=params,
+                        forwarded_for=request.remote_addr)

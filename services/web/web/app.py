@@ -6,12 +6,13 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from servicekit.config import load
 from servicekit.db import Database
 from servicekit.web import create_service_app
 
-from . import auth, errors, views
+from . import account, auth, errors, federation, patients, users, views
 from .adapters.gateway_client import GatewayClient
 from .adapters.oidc import OidcClient
 from .adapters.session_store import SessionStore
@@ -25,7 +26,8 @@ def create_app(environ=None) -> Flask:
     app = create_service_app(settings, title="danbio web", blueprints=[], openapi=False,
                              readiness={"session store": db.ping})
     app.config.update(SECRET_KEY=settings.session_keys.flask_secret, WTF_CSRF_TIME_LIMIT=None,
-                      WTF_CSRF_SSL_STRICT=settings.secure_cookies, TEMPLATES_AUTO_RELOAD=False)
+                      WTF_CSRF_SSL_STRICT=settings.secure_cookies, TEMPLATES_AUTO_RELOAD=False,
+                      DANBIO_SECRET_PATH_PREFIXES=("/aktiver/",))  # the welcome link's token stays out of logs
     app.session_interface = ServerSessionInterface(SessionStore(db, settings.session_keys.sealer),
                                                    secure=settings.secure_cookies)
     CSRFProtect(app)  # every POST form carries csrf_token(), bound to the session
@@ -35,8 +37,15 @@ def create_app(environ=None) -> Flask:
                                             settings.oidc_client_secret, settings.redirect_uri,
                                             timeout=settings.http_timeout)
     app.extensions["web.gateway"] = GatewayClient(settings.gateway_url, timeout=settings.http_timeout)
+    if settings.trusted_proxy_hops:
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     auth.install(app)
+    federation.install(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(patients.bp)
+    app.register_blueprint(account.bp)
     errors.install(app)
     _install_security_headers(app, settings)
     return app

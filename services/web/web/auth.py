@@ -7,14 +7,17 @@ POST /logout forgets them and sends the browser to Keycloak's end-session endpoi
 """
 from __future__ import annotations
 
+import logging
 import time
 from functools import wraps
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 
-from .adapters.gateway_client import TokenRefused
+from .adapters.gateway_client import GatewayError, TokenRefused
 from .adapters.oidc import LoginFailed, LoginRequest, OidcClient, SessionEnded
 from .session import lifetime_of
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
@@ -41,14 +44,23 @@ def safe_next(value: str | None) -> str:
 
 @bp.get("/login")
 def login():
+    # ?idp=<alias>: straight to that identity provider (the front page's MitID / Lokal IdP tabs).
+    idp = request.args.get("idp", "")
+    extra = {"kc_idp_hint": idp} if idp in current_app.extensions["web.login_options"].aliases else None
+    return start_login(next_path=safe_next(request.args.get("next")), extra=extra)
+
+
+def start_login(*, next_path: str, extra: dict[str, str] | None = None, link: str | None = None):
+    """Send the browser to Keycloak; ``extra`` authorization parameters (kc_idp_hint, kc_action);
+    ``link``: an IdP alias being linked (federation.py), remembered for the callback."""
     started = LoginRequest.new()
     now = time.time()
     pending = {state: entry for state, entry in (session.get(PENDING) or {}).items()
                if now - entry["at"] < PENDING_SECONDS}
     pending[started.state] = {"nonce": started.nonce, "verifier": started.code_verifier, "at": now,
-                              "next": safe_next(request.args.get("next"))}
+                              "next": next_path, "link": link}
     session[PENDING] = dict(sorted(pending.items(), key=lambda item: item[1]["at"])[-PENDING_MAX:])
-    return redirect(oidc().authorization_url(started))
+    return redirect(oidc().authorization_url(started, extra=extra))
 
 
 @bp.get("/auth/callback")
@@ -60,6 +72,9 @@ def callback():
         return render_template("error.html", title="Login kunne ikke gennemføres",
                                message="Login-forsøget er udløbet eller kunne ikke genkendes. Prøv at logge ind igen.",
                                login_link=True), 400
+    if entry.get("link") and not request.args.get("code"):
+        # Linking ended without a new code (e.g. an error at Keycloak): the check reports it.
+        return redirect(entry["next"])
     if request.args.get("error") or not request.args.get("code"):
         return render_template("error.html", title="Login blev afbrudt",
                                message="Login hos identitetsudbyderen blev ikke gennemført. Prøv igen.",
@@ -77,6 +92,14 @@ def callback():
     session["tokens"] = tokens.to_dict()
     session["user"] = {"sub": claims["sub"],
                        "name": claims.get("name") or claims.get("preferred_username") or ""}
+    _record_login()
+    if claims.get("identity_provider") and not entry.get("link"):
+        from .federation import record_federated_login
+
+        refused = record_federated_login(claims["identity_provider"])
+        if refused:
+            session.clear()
+            return render_template("error.html", title="Login afvist", message=refused, login_link=True), 403
     return redirect(entry["next"])
 
 
@@ -157,3 +180,14 @@ def install(app) -> None:
         if request.method == "GET":
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return redirect(url_for("auth.login"))
+
+
+def _record_login() -> None:
+    """identity keeps each user's last login for the administrators' lists. A login is not refused
+    because that bookkeeping failed: it is logged and the user goes on."""
+    from .api import api  # api builds on this module
+
+    try:
+        api("POST", "/api/identity/me/logins")
+    except (GatewayError, LoginRequired):
+        log.warning("could not record a login with identity")

@@ -41,6 +41,13 @@ def embedded_sessions_url(_service: str, environ: Mapping[str, str]) -> str:
     return f"sqlite:///{data_dir(environ) / 'web.db'}"
 
 
+def parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("expected 0 or more")
+    return value
+
+
 @dataclass(frozen=True)
 class WebSettings(ProcessSettings):
     public_url: str = setting(
@@ -62,8 +69,17 @@ class WebSettings(ProcessSettings):
         "WEB_DATABASE_URL", default=embedded_sessions_url, parse=parse_database_url,
         doc="where sessions are kept (one table, shared by every web process); default: SQLite under "
             "DANBIO_DATA_DIR")
+    login_options_file: str = setting(
+        "WEB_LOGIN_OPTIONS_FILE", default="",
+        doc="JSON file with the front page's login options per workplace (MitID / Lokal IdP, requirement "
+            "D3); default: web/login_options.json")
     http_timeout: float = setting("WEB_HTTP_TIMEOUT", default=10.0, parse=parse_positive_float,
                                   doc="seconds the web UI waits for the gateway or Keycloak")
+    # Behind an ingress the browser's address is in X-Forwarded-For; the pages before login pass it
+    # on to the gateway, whose per-IP limit on /api/*/public/** must count browsers, not the web UI.
+    trusted_proxy_hops: int = setting(
+        "WEB_TRUSTED_PROXY_HOPS", default=0, parse=parse_non_negative_int,
+        doc="proxies in front of the web UI whose X-Forwarded-* headers are believed (the ingress: 1)")
 
     @property
     def secure_cookies(self) -> bool:

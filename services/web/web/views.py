@@ -1,5 +1,5 @@
 """The pages of the Danish shell: the front page, "Ret brugerprofil", and for administrators
-"BRUGERADMINISTRATION" → "Brugere"."""
+"BRUGERADMINISTRATION" → "Brugere" (the web.users package)."""
 from flask import Blueprint, render_template, session
 
 from .auth import login_required
@@ -24,11 +24,3 @@ def home():
 def profile():
     return render_template("profile.html", profile=current_profile())
 
-
-@bp.get("/brugere")
-@login_required
-def users():
-    profile = current_profile()
-    if not profile.is_administrator:
-        raise NotAnAdministrator()
-    return render_template("users.html", profile=profile)

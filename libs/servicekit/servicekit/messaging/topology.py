@@ -36,14 +36,17 @@ class ConsumerSpec:
 
 # Every consumer of the system. A service's worker registers a handler for each event type here.
 CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("identity.departments", ("patients.department.upserted",)),
+    # identity's one queue: the organisation, and the fate of welcome e-mails ("e-mail fejlet").
+    ConsumerSpec("identity.departments", ("patients.department.upserted", "notifications.delivery.failed",
+                                          "notifications.delivery.succeeded")),
     # Drops cached principals in the gateway when a user's access changes.
     ConsumerSpec("gateway.principals", ("identity.user.access_changed",), per_instance=True),
     # Turns the events that should reach a person into e-mail and SMS deliveries.
     ConsumerSpec("notifications.deliveries", (
         "identity.user.created", "identity.password_reset.code_issued", "identity.password.changed",
         "identity.user.added_to_hospital", "identity.user.access_removed", "identity.review.overdue",
-        "patients.transfer.decided",
+        "patients.transfer.decided", "identity.password_reset.link_issued",
+        "identity.user.contact_changed",
     )),
 )
 

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
@@ -24,6 +25,10 @@ from ..domain.users import RESERVED_USERNAME_PREFIX
 from ..settings import IdentitySettings
 
 log = logging.getLogger(__name__)
+
+# issue 5: concurrent admin API calls when many users' states are needed; the alias of MitID's broker.
+PARALLEL_CALLS = 8
+MITID_PROVIDER = "mitid"
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,20 @@ class KeycloakUserDirectory:
         with keycloak_errors():
             self._client().delete_user(keycloak_id)
 
+    # issue 7: profile and password reset
+    def update_profile(self, keycloak_id: str, *, first_name: str, last_name: str, email: str) -> None:
+        """Keep Keycloak's names and e-mail in step with identity's profile (the e-mail stays verified:
+        the user typed it while logged in)."""
+        with keycloak_errors():
+            self._client().update_user(keycloak_id, {"firstName": first_name, "lastName": last_name,
+                                                     "email": email, "emailVerified": True})
+
+    def password_policy(self) -> str:
+        """The realm's password policy as Keycloak writes it, e.g. 'length(12) and notUsername'.
+        Needs realm-management's view-realm (read-only realm settings)."""
+        with keycloak_errors():
+            return self._client().get_realm(self.settings.keycloak_realm).get("passwordPolicy") or ""
+
     def service_account_client(self, keycloak_id: str) -> str | None:
         try:
             with keycloak_errors():
@@ -128,6 +147,38 @@ class KeycloakUserDirectory:
         # API does not say otherwise); identity never gives a person such a username.
         username = str(user.get("username") or "")
         return username[len(RESERVED_USERNAME_PREFIX):] if username.startswith(RESERVED_USERNAME_PREFIX) else None
+
+    # issue 5: user administration — the lock state of many users at once, and MitID links.
+    def lock_statuses(self, keycloak_ids) -> dict[str, LockStatus]:
+        """Keycloak id -> LockStatus, asked in parallel (Keycloak has no bulk query for it). A user
+        Keycloak no longer has counts as not locked."""
+        return self._per_user(keycloak_ids, self._lock_status_or_unlocked)
+
+    def mitid_links(self, keycloak_ids) -> dict[str, bool]:
+        """Keycloak id -> whether the user has linked a MitID login (identity provider 'mitid')."""
+        return self._per_user(keycloak_ids, self._mitid_linked)
+
+    def _lock_status_or_unlocked(self, keycloak_id: str) -> LockStatus:
+        try:
+            return self.brute_force_status(keycloak_id)
+        except NotFound:
+            return LockStatus(locked=False, permanent=False, failures=0)
+
+    def _mitid_linked(self, keycloak_id: str) -> bool:
+        try:
+            with keycloak_errors():
+                links = self._client().get_user_social_logins(keycloak_id)
+        except NotFound:
+            return False
+        return any(link.get("identityProvider") == MITID_PROVIDER for link in links or [])
+
+    def _per_user(self, keycloak_ids, ask):
+        ids = list(dict.fromkeys(keycloak_ids))
+        if not ids:
+            return {}
+        self._client()  # fails fast (503) before any thread starts
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(ids))) as pool:
+            return dict(zip(ids, pool.map(ask, ids)))
 
 
 def _permanently_locked(user: dict) -> bool:
@@ -168,8 +219,10 @@ def keycloak_errors() -> Iterator[None]:
         if status == 404 and "realm" not in (code + description).lower():
             raise NotFound("The user does not exist in the login service.") from None
         if status == 400 and "password" in (code + description).lower():
+            # Keycloak's message key (e.g. invalidPasswordMinLengthMessage) is the code the web UI words in Danish.
             raise InvalidInput("The password does not meet the password policy.",
-                               errors={"password": [description or code]}) from None
+                               errors={"password": [description or code]},
+                               codes={"password": code if code.startswith("invalidPassword") else "password_policy"}) from None
         if status == 400:
             raise InvalidInput(f"The login service refused the request: {description or code}.") from None
         # 403: identity-admin lacks a role; 404 on the realm: a wrong DANBIO_KEYCLOAK_REALM; 5xx: Keycloak

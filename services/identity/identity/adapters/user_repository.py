@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from .tables import department_access, hospital_memberships, users
@@ -52,3 +52,7 @@ def add_membership(session: Session, user_id: uuid.UUID, hospital_id: uuid.UUID,
 
 def add_department_access(session: Session, user_id: uuid.UUID, department_id: uuid.UUID) -> None:
     session.execute(department_access.insert().values(user_id=user_id, department_id=department_id))
+
+
+def set_last_login(session: Session, user_id: uuid.UUID, at: datetime) -> None:
+    session.execute(update(users).where(users.c.id == user_id).values(last_login_at=at))

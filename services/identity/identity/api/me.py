@@ -1,11 +1,12 @@
 """The caller's own profile."""
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from servicekit.web import current_principal
 
-from ..service.profiles import my_profile
+from ..service.profile_changes import update_my_profile
+from ..service.profiles import my_profile, record_login
 
 blp = Blueprint("me", __name__, url_prefix="/", description="The calling user's own profile")
 
@@ -50,3 +51,30 @@ def get_me():
     """The calling user's profile, hospitals with role, departments, roles."""
     with current_app.extensions["danbio.runtime"].uow() as uow:
         return my_profile(uow, current_principal())
+
+
+class ProfileChangeSchema(Schema):
+    first_name = fields.String(required=True, validate=validate.Length(max=200))
+    last_name = fields.String(required=True, validate=validate.Length(max=200))
+    email = fields.String(required=True, validate=validate.Length(max=300))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40),
+                          metadata={"description": "as typed: '12 34 56 78', '+45 12345678', '004512345678', "
+                                                   "or a foreign number with its country code; empty removes it"})
+
+
+@blp.route("/me", methods=["PUT"])
+@blp.arguments(ProfileChangeSchema)
+@blp.response(200, ProfileSchema)
+def put_me(body):
+    """Change the caller's names, e-mail and phone (stored as E.164). A changed phone or e-mail sends
+    a notice to the previous one (identity.user.contact_changed). 422/409 carry per-field codes."""
+    with current_app.extensions["danbio.runtime"].uow() as uow:
+        return update_my_profile(uow, current_app.extensions["identity.directory"], current_principal(), **body)
+
+
+@blp.route("/me/logins", methods=["POST"])
+@blp.response(204)
+def post_login():
+    """The caller has just logged in (the web UI reports each login): kept as their last login."""
+    with current_app.extensions["danbio.runtime"].uow() as uow:
+        record_login(uow, current_principal())

@@ -2,6 +2,7 @@
 resolves for a Keycloak subject."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from servicekit.errors import Forbidden, NotFound
@@ -40,6 +41,15 @@ def my_profile(uow: UnitOfWork, caller: Principal) -> dict[str, Any]:
                                             key=lambda item: hospitals.get(item[0], ("", ""))[1] or "")
         ],
     }
+
+
+def record_login(uow: UnitOfWork, caller: Principal, *, now: datetime | None = None) -> None:
+    """The caller just logged in (the web UI says so after each login): their last login, which
+    administrators see, and "aldrig logget ind" ends."""
+    if caller.kind != "user":
+        raise Forbidden("Only a person logs in.")
+    user_repository.set_last_login(uow.session, caller.user_id, now or datetime.now(timezone.utc))
+    uow.commit()
 
 
 def principal_for_subject(uow: UnitOfWork, caller: Principal, keycloak_subject: str,

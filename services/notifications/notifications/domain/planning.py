@@ -89,6 +89,28 @@ def plan_deliveries(event_type: str, data: dict[str, Any], *, transfer_emails: b
                              start=len(planned))
         return planned
 
+    if event_type == "identity.password_reset.link_issued":
+        # The link by e-mail; where there is a phone, an SMS that a link was e-mailed (no secret in it).
+        user = data["user"]
+        context = {"name": user["name"], "issued_by": data["issued_by"], "link_expires_at": data["expires_at"]}
+        planned = _plan(contracts.PURPOSE_PASSWORD_RESET_LINK, _person(user), [(EMAIL, user["email"])], context,
+                        sealed=data["set_password_token"], expires_at=_parse_time(data["expires_at"]))
+        if user["phone"]:
+            planned += _plan(contracts.PURPOSE_PASSWORD_RESET_LINK, _person(user), [(SMS, user["phone"])], context,
+                             start=len(planned))
+        return planned
+
+    if event_type == "identity.user.contact_changed":
+        # To where the user was reachable before the change: the previous phone by SMS, the previous
+        # e-mail address (the address itself when only the phone changed) by e-mail.
+        user = data["user"]
+        context = {"name": user["name"], "changed": data["changed"], "new_phone": user["phone"],
+                   "new_email": user["email"], "changed_at": data["changed_at"]}
+        channels = [(EMAIL, data["previous_email"])]
+        if "phone" in data["changed"] and data["previous_phone"]:
+            channels.append((SMS, data["previous_phone"]))
+        return _plan(contracts.PURPOSE_CONTACT_CHANGED, _person(user), channels, context)
+
     if event_type == "patients.transfer.decided":
         requester = data["requested_by"]
         if not (transfer_emails and requester["email"]):
@@ -102,4 +124,14 @@ def plan_deliveries(event_type: str, data: dict[str, Any], *, transfer_emails: b
 
 
 # Purposes whose message carries a secret (a link or a code): erased when no longer needed.
-SECRET_PURPOSES = frozenset({contracts.PURPOSE_WELCOME, contracts.PURPOSE_PASSWORD_RESET_CODE})
+SECRET_PURPOSES = frozenset({contracts.PURPOSE_WELCOME, contracts.PURPOSE_PASSWORD_RESET_CODE,
+                             contracts.PURPOSE_PASSWORD_RESET_LINK})
+# Purposes whose secret is a set-password token, shown as a link (NOTIFICATIONS_SET_PASSWORD_URL).
+LINK_PURPOSES = frozenset({contracts.PURPOSE_WELCOME, contracts.PURPOSE_PASSWORD_RESET_LINK})
+# Of those, the deliveries that do not carry the secret: the reset link's SMS only says a link was e-mailed.
+_WITHOUT_SECRET = frozenset({(contracts.PURPOSE_PASSWORD_RESET_LINK, SMS)})
+
+
+def carries_secret(purpose: str, channel: str) -> bool:
+    """Whether a delivery of this purpose on this channel holds a link or code (sealed until sent)."""
+    return purpose in SECRET_PURPOSES and (purpose, channel) not in _WITHOUT_SECRET

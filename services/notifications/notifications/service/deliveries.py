@@ -11,7 +11,7 @@ from servicekit.uow import UnitOfWork
 
 from ..adapters import delivery_repository as repo
 from ..domain.masking import mask_recipient
-from ..domain.planning import SECRET_PURPOSES
+from ..domain.planning import carries_secret
 from ..domain.sending import FAILED_PERMANENT, QUEUED
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def resendable(row, *, now: datetime | None = None) -> bool:
     """A failed delivery can be sent again unless the link or code it carries is gone or expired."""
     if row.status != FAILED_PERMANENT:
         return False
-    if row.purpose not in SECRET_PURPOSES:
+    if not carries_secret(row.purpose, row.channel):
         return True
     expires = repo.aware(row.secret_expires_at)
     return row.sealed_secret is not None and (expires is None or expires > (now or datetime.now(timezone.utc)))

@@ -29,7 +29,7 @@ from ..adapters.sms import SmsMessage, SmsProvider
 from ..adapters.smtp_sender import OutgoingEmail, SmtpSender, message_id
 from ..adapters.templates import render_email, render_sms
 from ..domain.masking import mask_recipient
-from ..domain.planning import SECRET_PURPOSES
+from ..domain.planning import LINK_PURPOSES, carries_secret
 from ..domain.sending import FAILED_PERMANENT, FAILED_TEMPORARY, SENT, SendResult, backoff_seconds, redact
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Dispatcher:
         """Attempt the delivery; the opened secret never leaves this call but for redaction."""
         variables = {**claim.context, "web_url": self.web_url}
         secrets: list[str] = []
-        if claim.purpose in SECRET_PURPOSES:
+        if carries_secret(claim.purpose, claim.channel):
             if claim.sealed_secret is None:
                 return SendResult.permanent("the link or code in this message is no longer available"), secrets
             if claim.secret_expires_at is not None and claim.secret_expires_at <= _now():
@@ -94,7 +94,7 @@ class Dispatcher:
             except SealingError:
                 return SendResult.permanent("the sealed link or code could not be opened (sealing key mismatch)"), secrets
             secrets.append(secret)
-            if claim.purpose == "welcome":
+            if claim.purpose in LINK_PURPOSES:
                 variables["link"] = self.set_password_url.replace("{token}", secret)
             else:
                 variables["code"] = secret
@@ -121,7 +121,7 @@ class Dispatcher:
                                     maximum=self.policy.max_seconds, retry_after=result.retry_after)
             if claim.series_attempts >= self.policy.max_attempts:
                 status, reason = FAILED_PERMANENT, f"gave up after {claim.series_attempts} attempts: {result.response}"
-            elif (claim.purpose in SECRET_PURPOSES and claim.secret_expires_at is not None
+            elif (carries_secret(claim.purpose, claim.channel) and claim.secret_expires_at is not None
                   and now + timedelta(seconds=delay) >= claim.secret_expires_at):
                 status, reason = FAILED_PERMANENT, f"the link or code expires before the next attempt: {result.response}"
         masked = mask_recipient(claim.channel, claim.recipient)

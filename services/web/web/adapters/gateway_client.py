@@ -49,13 +49,17 @@ class GatewayClient:
         return self.call("GET", path, access_token=access_token, request_id=request_id, params=params)
 
     def call(self, method: str, path: str, *, access_token: str | None, request_id: str,
-             json: Any = None, params: dict[str, Any] | None = None) -> Any:
+             json: Any = None, params: dict[str, Any] | None = None, forwarded_for: str | None = None) -> Any:
         """One request to the gateway; the JSON body of a 2xx answer (None when empty).
 
-        ``access_token`` None calls a public route (activation, password reset). A refusal the user
-        can act on raises Rejected with the service's problem body; the rest raise GatewayError kinds.
+        ``access_token`` None calls a public route (activation, password reset); ``forwarded_for`` is
+        then the browser's address, for the gateway's per-IP limit (it believes it only with
+        GATEWAY_TRUSTED_PROXY_HOPS). A refusal the user can act on raises Rejected with the service's
+        problem body; the rest raise GatewayError kinds.
         """
         headers = {"Accept": "application/json", REQUEST_ID_HEADER: request_id}
+        if forwarded_for:
+            headers["X-Forwarded-For"] = forwarded_for
         if access_token is not None:
             headers["Authorization"] = f"Bearer {access_token}"
         try:

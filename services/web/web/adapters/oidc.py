@@ -97,10 +97,11 @@ class OidcClient:
 
     # -- the flow -------------------------------------------------------------------------------
 
-    def authorization_url(self, login: LoginRequest) -> str:
+    def authorization_url(self, login: LoginRequest, *, extra: dict[str, str] | None = None) -> str:
         query = {"response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
                  "scope": "openid profile email", "state": login.state, "nonce": login.nonce,
-                 "code_challenge": login.code_challenge, "code_challenge_method": "S256", "ui_locales": "da"}
+                 "code_challenge": login.code_challenge, "code_challenge_method": "S256", "ui_locales": "da",
+                 **(extra or {})}
         return f"{self.metadata()['authorization_endpoint']}?{urlencode(query)}"
 
     def exchange_code(self, code: str, login: LoginRequest) -> tuple[Tokens, dict[str, Any]]:

@@ -1,0 +1,137 @@
+"""Request and response schemas of user administration (docs/user-administration-api.md)."""
+from marshmallow import Schema, fields, validate
+
+from ..domain.user_admin import STATUSES
+from ..domain.users import HOSPITAL_ROLES
+
+
+class AdminNamedRefSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+
+
+class AdminDepartmentSchema(Schema):
+    id = fields.UUID()
+    code = fields.String()
+    name = fields.String()
+    active = fields.Boolean()
+
+
+class ReviewStateSchema(Schema):
+    last_reviewed_at = fields.DateTime(allow_none=True)
+    last_reviewed_by = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+
+
+class AdminHospitalSchema(Schema):
+    id = fields.UUID()
+    code = fields.String()
+    name = fields.String()
+    region_name = fields.String()
+    departments = fields.List(fields.Nested(AdminDepartmentSchema))
+    review = fields.Nested(ReviewStateSchema)
+
+
+class UserRowSchema(Schema):
+    id = fields.UUID()
+    username = fields.String()
+    first_name = fields.String()
+    last_name = fields.String()
+    email = fields.String()
+    phone_present = fields.Boolean()
+    role = fields.String(allow_none=True, metadata={"enum": list(HOSPITAL_ROLES)})
+    departments = fields.List(fields.Nested(AdminNamedRefSchema))
+    last_login_at = fields.DateTime(allow_none=True)
+    mitid_linked = fields.Boolean()
+    blocked = fields.Boolean()
+    never_logged_in = fields.Boolean()
+    email_failed = fields.Boolean()
+
+
+class HospitalRoleSchema(AdminNamedRefSchema):
+    role = fields.String()
+
+
+class AuditEntrySchema(Schema):
+    at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String(metadata={"enum": ["created", "added_to_hospital", "access_changed", "review_removed",
+                                              "unlocked"]})
+    hospital_name = fields.String(allow_none=True)
+    before = fields.Dict()
+    after = fields.Dict()
+
+
+class UserDetailSchema(UserRowSchema):
+    hospitals = fields.List(fields.Nested(HospitalRoleSchema))
+    audit = fields.List(fields.Nested(AuditEntrySchema))
+
+
+class UserPageSchema(Schema):
+    items = fields.List(fields.Nested(UserRowSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class UserListQuerySchema(Schema):
+    department = fields.UUID(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+class NewUserSchema(Schema):
+    """Checked field by field by the use case, so that each error carries its code."""
+
+    username = fields.String(load_default=None, allow_none=True)
+    first_name = fields.String(load_default=None, allow_none=True)
+    last_name = fields.String(load_default=None, allow_none=True)
+    email = fields.String(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True, metadata={"description": "Danish or with country code"})
+    role = fields.String(load_default=None, allow_none=True, metadata={"enum": list(HOSPITAL_ROLES)})
+    departments = fields.List(fields.UUID(), load_default=list)
+
+
+class AccessSchema(Schema):
+    role = fields.String(load_default=None, allow_none=True, metadata={"enum": list(HOSPITAL_ROLES)})
+    departments = fields.List(fields.UUID(), load_default=list)
+
+
+class SearchQuerySchema(Schema):
+    q = fields.String(load_default="")
+
+
+class SearchHitSchema(Schema):
+    id = fields.UUID()
+    username = fields.String()
+    first_name = fields.String()
+    last_name = fields.String()
+    email = fields.String()
+    hospitals = fields.List(fields.Nested(AdminNamedRefSchema))
+
+
+class SearchResultSchema(Schema):
+    items = fields.List(fields.Nested(SearchHitSchema))
+    truncated = fields.Boolean()
+
+
+class EmptySchema(Schema):
+    pass
+
+
+class RemovedAccessSchema(Schema):
+    user = fields.Dict(metadata={"description": "{name, username}"})
+    departments = fields.List(fields.String())
+
+
+class ReviewSchema(Schema):
+    id = fields.UUID()
+    reviewed_at = fields.DateTime()
+    reviewed_by = fields.String()
+    removed_since_previous = fields.List(fields.Nested(RemovedAccessSchema))
+
+
+class ReviewsSchema(ReviewStateSchema):
+    history = fields.List(fields.Nested(ReviewSchema))

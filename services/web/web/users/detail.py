@@ -1,0 +1,50 @@
+"""The user's page (access here and elsewhere, audit history) and A3 "Rediger bruger" →
+"Gem ændringer"."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from flask import flash, redirect, render_template, request, url_for
+
+from ..adapters.gateway_client import Rejected
+from ..auth import login_required
+from . import bp, client
+from .context import hospital, page_context
+from .messages import field_errors, general_errors
+
+
+@bp.get("/<uuid:hospital_id>/bruger/<uuid:user_id>")
+@login_required
+def detail(hospital_id: UUID, user_id: UUID):
+    current = hospital(hospital_id)
+    user = client.user(hospital_id, user_id)
+    return render_template("users_detail.html", **page_context(current, user=user))
+
+
+@bp.route("/<uuid:hospital_id>/bruger/<uuid:user_id>/rediger", methods=["GET", "POST"])
+@login_required
+def edit(hospital_id: UUID, user_id: UUID):
+    current = hospital(hospital_id)
+    user = client.user(hospital_id, user_id)
+    role = user.get("role") or "clinician"
+    chosen = {str(department["id"]) for department in user.get("departments") or []}
+    errors: dict[str, str] = {}
+    problems: list[str] = []
+    if request.method == "POST":
+        role = (request.form.get("role") or "").strip()
+        chosen = set(request.form.getlist("departments"))
+        try:
+            client.change_access(hospital_id, user_id, role=role, departments=sorted(chosen))
+        except Rejected as error:
+            errors = field_errors(error) or {"": "Ændringerne kunne ikke gemmes. Prøv igen."}
+            problems = general_errors(errors, {"role", "departments"})
+        else:
+            if not chosen:
+                flash(f"Brugeren har ikke længere adgang til nogen afdeling på {current.name} og er fjernet "
+                      "fra hospitalet.", "success")
+                return redirect(url_for("users.listing", hospital_id=hospital_id))
+            flash("Ændringerne er gemt.", "success")
+            return redirect(url_for("users.detail", hospital_id=hospital_id, user_id=user_id))
+    return render_template("users_edit.html", **page_context(current, user=user, role=role, chosen=chosen,
+                                                              errors=errors, problems=problems)), \
+        422 if errors else 200
