@@ -51,17 +51,19 @@ def test_request_id_travels_to_the_service(stack, tokens):
     assert len(generated) == 32 and f'"correlation_id": "{mask_cpr(generated)}"' in stack.log("patients")
 
 
-def test_rate_limit_per_user(stack, tokens):
-    """The stack limits GET /api/patients/regions to 5 a minute per user."""
+def test_rate_limit_per_user(stack, new_user, keycloak_realm):
+    """The stack limits GET /api/patients/regions to 5 a minute per user (fresh users: other tests
+    call /regions as the demo users)."""
     url = f"{stack.url('gateway')}/api/patients/regions"
-    statuses = [requests.get(url, headers=bearer(tokens[CLINICIAN.username]), timeout=10).status_code
-                for _ in range(6)]
+    first, second = (keycloak_realm.user_token(login.username, login.password)["access_token"]
+                     for _, login in (new_user(), new_user()))
+    statuses = [requests.get(url, headers=bearer(first), timeout=10).status_code for _ in range(6)]
     assert statuses == [200] * 5 + [429]
-    refused = requests.get(url, headers=bearer(tokens[CLINICIAN.username]), timeout=10)
+    refused = requests.get(url, headers=bearer(first), timeout=10)
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert 0 < int(refused.headers["Retry-After"]) <= 60
     # Another user is counted apart.
-    assert requests.get(url, headers=bearer(tokens[ADMIN.username]), timeout=10).status_code == 200
+    assert requests.get(url, headers=bearer(second), timeout=10).status_code == 200
 
 
 def test_rate_limit_per_ip_comes_before_authentication(stack):
