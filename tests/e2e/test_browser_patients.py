@@ -299,8 +299,8 @@ def test_the_requester_cancels(odense, stack, keycloak_realm, aarhus_clinician):
     outgoing = odense.locator("#outgoing tr", has_text=masked(cpr))
     outgoing.get_by_role("button", name="Træk anmodning tilbage").click()
     expect(flash(odense)).to_have_text("Anmodningen er trukket tilbage.")
-    odense.get_by_label("Vis").select_option("cancelled")
-    odense.get_by_role("button", name="Vis").click()
+    odense.locator("select#status").select_option("cancelled")  # "Vis" is also in "afvisning"
+    odense.get_by_role("button", name="Vis", exact=True).click()
     expect(odense.locator("#outgoing tr", has_text=masked(cpr))).to_contain_text("Annulleret")
 
 
@@ -320,12 +320,12 @@ def test_f1_app_integration_and_patientens_kiosk_status(odense, stack, keycloak_
     menu_link(odense, "App-integration").click()
     expect(odense.get_by_role("heading", name="App-integration")).to_be_visible()
     odense.get_by_label("Status").select_option("active")
-    odense.get_by_role("button", name="Vis").click()
+    odense.get_by_role("button", name="Vis", exact=True).click()
     row = odense.locator("#app-integration tr", has_text="Åse Appbruger")
     expect(row).to_contain_text("Aktiv")
     expect(row).to_contain_text(masked(cpr))
     odense.get_by_label("Status").select_option("inactive")
-    odense.get_by_role("button", name="Vis").click()
+    odense.get_by_role("button", name="Vis", exact=True).click()
     expect(odense.locator("#app-integration tr", has_text="Åse Appbruger")).to_have_count(0)
 
     odense.goto(f"{stack.url('web')}/patienter/{created['id']}")

@@ -245,7 +245,7 @@ def test_registry_administrator_chooses_any_hospital_and_a_local_one_only_their_
     try:
         registry.locator("nav .menu-bottom").get_by_role("link", name="Brugere").click()
         registry.get_by_label("Vælg hospital").select_option(label="Aarhus Universitetshospital")
-        registry.get_by_role("button", name="Vis").click()
+        registry.get_by_role("button", name="Vis", exact=True).click()
         expect(registry.locator(".hospital-name")).to_have_text("Aarhus Universitetshospital")
         expect(registry.get_by_label("Afdeling")).to_contain_text("Led-, Bindevævs- og Rygsygdomme")
     finally:

@@ -133,7 +133,9 @@ def test_every_gateway_on_rabbitmq_sees_the_change_within_a_second(stack, second
     rows = subprocess.run([testing.require_env("DANBIO_TEST_RABBITMQ_CTL"), "ctl", "list_queues", "-q", "-p",
                            vhost, "name", "consumers"], check=True, capture_output=True, text=True,
                           timeout=60).stdout.splitlines()
-    consumers = {name: int(count) for name, count in (row.split() for row in rows if row.strip())}
+    # (rabbitmqctl prints a "name consumers" header even with -q.)
+    consumers = {name: int(count) for name, count in (row.split() for row in rows if row.strip())
+                 if count.isdigit()}
     # Queues of gateways other tests stopped linger until they expire; the live ones are consumed.
     live = [name for name, count in consumers.items()
             if name.startswith("gateway.principals.") and name != "gateway.principals.dead" and count > 0]

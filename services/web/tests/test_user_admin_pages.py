@@ -154,7 +154,7 @@ def test_create_keeps_the_input_and_shows_danish_errors_next_to_the_fields(clien
     errors = dict(re.findall(r'<p class="field-error" id="([a-z_]+)-error">([^<]+)</p>', page))
     assert errors == {"username": "Brugernavnet er allerede i brug. Vælg et andet, eller find brugeren under AVANCERET.",
                       "email": "E-mailadressen er ikke gyldig.",
-                      "phone": "Telefonnummeret er ikke et gyldigt dansk nummer (8 cifre, evt. med +45 foran).",
+                      "phone": "Telefonnummeret er ikke gyldigt: skriv et dansk nummer med 8 cifre eller et udenlandsk nummer med landekode (fx +46 70 123 45 67).",
                       "departments": "Vælg mindst én afdeling."}
     raw = response.get_data(as_text=True)
     assert 'value="Søren"' in raw and 'value="12 34"' in raw and 'value="ikke-en-adresse"' in raw
