@@ -252,7 +252,7 @@ def test_registry_administrator_chooses_any_hospital_and_a_local_one_only_their_
         registry.context.close()
 
 
-def test_failed_welcome_email_shows_and_asks_for_a_phone_number(page, e2e_broker_url, identity_runtime, new_user):
+def test_failed_welcome_email_asks_for_a_phone_number_and_the_administrator_adds_it(page, e2e_broker_url, identity_runtime, new_user):
     """notifications reports the welcome e-mail failed (a real event on the stack's broker, consumed
     by identity's worker): the administrator sees "E-mail fejlet" and is asked for a phone number."""
     from identity.adapters import admin_repository
@@ -287,3 +287,14 @@ def test_failed_welcome_email_shows_and_asks_for_a_phone_number(page, e2e_broker
     row.get_by_role("link").click()
     expect(page.get_by_role("alert")).to_contain_text("E-mail fejlet")
     expect(page.get_by_role("alert")).to_contain_text("Tilføj brugerens telefonnummer")
+
+    # The administrator adds the number right there; a typo is refused in Danish first.
+    page.get_by_label("Telefon", exact=True).fill("12 34")
+    page.get_by_role("button", name="Gem telefonnummer").click()
+    expect(page.locator("#phone-error")).to_contain_text("Telefonnummeret er ikke gyldigt")
+    page.get_by_label("Telefon", exact=True).fill("20 12 34 56")
+    page.get_by_role("button", name="Gem telefonnummer").click()
+    expect(flash(page)).to_have_text("Telefonnummeret er gemt.")
+    expect(page.locator("dl.facts")).to_contain_text("Oplyst")
+    expect(page.get_by_role("alert")).not_to_contain_text("Tilføj brugerens telefonnummer")
+    expect(page.locator("table.audit")).to_contain_text("Telefonnummer ændret")

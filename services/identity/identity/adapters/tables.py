@@ -96,7 +96,7 @@ admin_audit = Table(
     Column("before", JSON, nullable=False),
     Column("after", JSON, nullable=False),
     CheckConstraint("action IN ('created', 'added_to_hospital', 'access_changed', 'review_removed', "
-                    "'unlocked', 'reviewed')", name="action"),
+                    "'unlocked', 'reviewed', 'phone_changed')", name="action"),
 )
 Index("ix_admin_audit_user_id_at", admin_audit.c.user_id, admin_audit.c.at)
 Index("ix_admin_audit_hospital_id_action_at", admin_audit.c.hospital_id, admin_audit.c.action, admin_audit.c.at)

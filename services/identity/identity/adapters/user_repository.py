@@ -56,3 +56,7 @@ def add_department_access(session: Session, user_id: uuid.UUID, department_id: u
 
 def set_last_login(session: Session, user_id: uuid.UUID, at: datetime) -> None:
     session.execute(update(users).where(users.c.id == user_id).values(last_login_at=at))
+
+
+def set_phone(session: Session, user_id: uuid.UUID, phone: str | None) -> None:
+    session.execute(update(users).where(users.c.id == user_id).values(phone=phone))

@@ -10,8 +10,8 @@ from servicekit.web import current_principal
 from ..service import reviews as review_cases
 from ..service import unlock as unlock_cases
 from ..service import user_admin as cases
-from .user_admin_schemas import (AccessSchema, AdminHospitalSchema, EmptySchema, NewUserSchema, ReviewSchema,
-                                 ReviewsSchema, SearchQuerySchema, SearchResultSchema, UserDetailSchema,
+from .user_admin_schemas import (AccessSchema, AdminHospitalSchema, EmptySchema, NewUserSchema, PhoneSchema,
+                                 ReviewSchema, ReviewsSchema, SearchQuerySchema, SearchResultSchema, UserDetailSchema,
                                  UserListQuerySchema, UserPageSchema, UserRowSchema)
 
 blp = Blueprint("user_admin", __name__, url_prefix="/admin",
@@ -75,6 +75,15 @@ def change_access(access: dict, hospital_id: uuid.UUID, user_id: uuid.UUID):
     """This hospital's role and departments of the user; no departments removes them from the hospital."""
     with _uow() as uow:
         return cases.change_access(uow, _directory(), current_principal(), hospital_id, user_id, **access)
+
+
+@blp.route(USER + "/phone", methods=["PUT"])
+@blp.arguments(PhoneSchema)
+@blp.response(200, UserDetailSchema)
+def change_phone(body: dict, hospital_id: uuid.UUID, user_id: uuid.UUID):
+    """The user's phone number, added by an administrator (e.g. when the welcome e-mail failed)."""
+    with _uow() as uow:
+        return cases.change_phone(uow, _directory(), current_principal(), hospital_id, user_id, phone=body["phone"])
 
 
 @blp.route("/users/search")

@@ -56,7 +56,7 @@ class AuditEntrySchema(Schema):
     at = fields.DateTime()
     actor = fields.String()
     action = fields.String(metadata={"enum": ["created", "added_to_hospital", "access_changed", "review_removed",
-                                              "unlocked"]})
+                                              "unlocked", "phone_changed"]})
     hospital_name = fields.String(allow_none=True)
     before = fields.Dict()
     after = fields.Dict()
@@ -97,6 +97,12 @@ class NewUserSchema(Schema):
 class AccessSchema(Schema):
     role = fields.String(load_default=None, allow_none=True, metadata={"enum": list(HOSPITAL_ROLES)})
     departments = fields.List(fields.UUID(), load_default=list)
+
+
+class PhoneSchema(Schema):
+    phone = fields.String(required=True, allow_none=True, validate=validate.Length(max=40),
+                          metadata={"description": "as typed ('12 34 56 78', '+45 12345678', a foreign number with "
+                                                   "its country code); null or empty removes it"})
 
 
 class SearchQuerySchema(Schema):

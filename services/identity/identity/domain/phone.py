@@ -35,3 +35,10 @@ def normalise_phone(raw: str | None, *, field: str = "phone") -> str | None:
     if not _E164.match(typed):
         raise InvalidPhone(field)
     return typed
+
+
+def masked_phone(e164: str | None) -> str | None:
+    """For audit entries: the country code and the last two digits ("+45••••••78")."""
+    if not e164:
+        return None
+    return e164[:3] + "•" * (len(e164) - 5) + e164[-2:]

@@ -155,18 +155,20 @@ def access_snapshot(role: str | None, departments: list[dict]) -> dict:
 
 
 def removed_between(entries: list[dict]) -> dict[uuid.UUID, list[str]]:
-    """From a user's audit entries at one hospital (oldest first), the departments they had at the
-    first entry's ``before`` and no longer have after the last: {user id: [department names]}."""
-    first_before: dict = {}
+    """From users' audit entries at one hospital between two reviews (oldest first), the departments
+    each user had at any point of the period and no longer has at its end: {user id: [names]}.
+    Access granted and taken away again within the period counts too — an auditor wants to see it."""
+    had: dict[uuid.UUID, dict] = {}
     last_after: dict = {}
     for entry in entries:
-        first_before.setdefault(entry["user_id"], entry["before"])
+        seen = had.setdefault(entry["user_id"], {})
+        for state in (entry["before"], entry["after"]):
+            seen.update({d["id"]: d["name"] for d in (state or {}).get("departments", [])})
         last_after[entry["user_id"]] = entry["after"]
     removed = {}
-    for user_id, before in first_before.items():
-        had = {d["id"]: d["name"] for d in (before or {}).get("departments", [])}
+    for user_id, departments in had.items():
         kept = {d["id"] for d in (last_after[user_id] or {}).get("departments", [])}
-        gone = sorted(name for department_id, name in had.items() if department_id not in kept)
+        gone = sorted(name for department_id, name in departments.items() if department_id not in kept)
         if gone:
             removed[user_id] = gone
     return removed

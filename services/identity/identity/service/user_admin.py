@@ -27,7 +27,10 @@ from ..domain.user_admin import (SEARCH_LIMIT, FieldErrors, access_snapshot, che
                                  validate_user_form)
 from ..domain.users import NewUser
 from . import set_password_tokens
+from ..domain.phone import masked_phone, normalise_phone
 from .access import record_access_changed
+from .people import person_of
+from .profile_changes import CONTACT_CHANGED
 from .admin_access import actor, require_administrator, require_hospital, require_member
 from .users import check_new_user, create_keycloak_user, deleted_from_keycloak_on_failure, record_new_user
 
@@ -169,6 +172,32 @@ def _audit(uow: UnitOfWork, caller: Principal, *, action: str, user_id, hospital
     admin_repo.append_audit(uow.session, at=at or _now(), actor_id=actor_id, actor_name=actor_name, action=action,
                             user_id=user_id, hospital_id=hospital_id, hospital_name=hospital_name, before=before,
                             after=after)
+
+
+# --- the phone an administrator adds when the welcome e-mail failed ---------------------------------
+
+def change_phone(uow: UnitOfWork, directory: UserDirectory, caller: Principal, hospital_id: uuid.UUID,
+                 user_id: uuid.UUID, *, phone: str | None) -> dict[str, Any]:
+    """Set (or clear) the phone of a user of this hospital, as people type it (stored E.164). The
+    owner hears of it as on their profile page (identity.user.contact_changed); audited with the
+    number masked."""
+    hospital_name = require_hospital(uow, caller, hospital_id)
+    admin_repo.lock_user(uow.session, user_id)
+    require_member(uow, hospital_id, user_id)
+    new = normalise_phone(phone)
+    user = user_repository.get(uow.session, user_id)
+    if new != user.phone:
+        now = _now()
+        user_repository.set_phone(uow.session, user_id, new)
+        _audit(uow, caller, action="phone_changed", user_id=user_id, hospital_id=hospital_id,
+               hospital_name=hospital_name, before={"phone": masked_phone(user.phone)},
+               after={"phone": masked_phone(new)}, at=now)
+        uow.emit(CONTACT_CHANGED, {"user": person_of(user_repository.get(uow.session, user_id)), "changed": ["phone"],
+                                   "previous_phone": user.phone, "previous_email": user.email,
+                                   "changed_at": now.isoformat()})
+    uow.commit()
+    return _detail(uow, directory, hospital_id, admin_repo.hospital_user(uow.session, hospital_id, user_id),
+                   after_commit=True)
 
 
 # --- A1: create ------------------------------------------------------------------------------------

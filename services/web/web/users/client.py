@@ -35,6 +35,10 @@ def change_access(hospital_id: UUID, user_id: UUID, *, role: str, departments: l
                json={"role": role, "departments": departments})
 
 
+def change_phone(hospital_id: UUID, user_id: UUID, phone: str) -> dict[str, Any]:
+    return api("PUT", f"{BASE}/hospitals/{hospital_id}/users/{user_id}/phone", json={"phone": phone})
+
+
 def search_all(q: str) -> dict[str, Any]:
     return api("GET", f"{BASE}/users/search", params={"q": q})
 

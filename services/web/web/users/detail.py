@@ -18,7 +18,24 @@ from .messages import field_errors, general_errors
 def detail(hospital_id: UUID, user_id: UUID):
     current = hospital(hospital_id)
     user = client.user(hospital_id, user_id)
-    return render_template("users_detail.html", **page_context(current, user=user))
+    return render_template("users_detail.html", **page_context(current, user=user, errors={}, phone=""))
+
+
+@bp.post("/<uuid:hospital_id>/bruger/<uuid:user_id>/telefon")
+@login_required
+def phone(hospital_id: UUID, user_id: UUID):
+    """"Gem telefonnummer": the administrator adds (or changes) the user's phone, e.g. after "e-mail fejlet"."""
+    current = hospital(hospital_id)
+    typed = (request.form.get("phone") or "").strip()
+    try:
+        client.change_phone(hospital_id, user_id, typed)
+    except Rejected as error:
+        errors = field_errors(error) or {"phone": "Telefonnummeret kunne ikke gemmes. Prøv igen."}
+        user = client.user(hospital_id, user_id)
+        return render_template("users_detail.html", **page_context(current, user=user, errors=errors,
+                                                                    phone=typed)), 422
+    flash("Telefonnummeret er gemt." if typed else "Telefonnummeret er fjernet.", "success")
+    return redirect(url_for("users.detail", hospital_id=hospital_id, user_id=user_id))
 
 
 @bp.route("/<uuid:hospital_id>/bruger/<uuid:user_id>/rediger", methods=["GET", "POST"])

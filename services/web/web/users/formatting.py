@@ -10,7 +10,8 @@ from .messages import HOSPITAL_ROLES, STATUSES
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 ROLE_NAMES = dict(HOSPITAL_ROLES) | {"registry_admin": "Registeradministrator"}
 ACTIONS = {"created": "Oprettet", "added_to_hospital": "Tilføjet til hospital", "access_changed": "Adgang ændret",
-           "review_removed": "Adgang fjernet ved brugergennemgang", "unlocked": "Spærring ophævet (Nulstil kode)"}
+           "review_removed": "Adgang fjernet ved brugergennemgang", "unlocked": "Spærring ophævet (Nulstil kode)",
+           "phone_changed": "Telefonnummer ændret"}
 
 
 def _parse(value) -> datetime | None:
@@ -58,7 +59,8 @@ def full_name(user: dict) -> str:
 # What an audit entry's before/after may hold (identity's keys), as the user's page names them.
 AUDIT_KEYS = {"username": "Brugernavn", "role": "Rolle", "departments": "Afdelinger", "blocked": "Spærret",
               "permanent": "Permanent spærret", "failures": "Fejlede login-forsøg",
-              "reset_link_expires_at": "Link til ny adgangskode udløber", "removed_users": "Brugere fjernet"}
+              "reset_link_expires_at": "Link til ny adgangskode udløber", "removed_users": "Brugere fjernet",
+              "phone": "Telefon"}
 
 
 @bp.app_context_processor

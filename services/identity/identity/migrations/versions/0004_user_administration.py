@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('before', sa.JSON(), nullable=False),
     sa.Column('after', sa.JSON(), nullable=False),
     sa.CheckConstraint("action IN ('created', 'added_to_hospital', 'access_changed', 'review_removed', "
-                       "'unlocked', 'reviewed')", name=op.f('ck_admin_audit_action')),
+                       "'unlocked', 'reviewed', 'phone_changed')", name=op.f('ck_admin_audit_action')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_audit'))
     )
     op.create_index('ix_admin_audit_user_id_at', 'admin_audit', ['user_id', 'at'], unique=False)
