@@ -23,7 +23,7 @@ import requests
 
 from identity.service.seed import DEMO_USERS
 
-from .conftest import user_factory
+from .conftest import invented_username, user_factory
 
 DEMO = {user.username: user for user in DEMO_USERS}
 CALLERS = ("nobody", "registry_admin", "local_admin_a", "clinician_a", "secretary_a", "clinician_b", "platform")
@@ -69,7 +69,7 @@ class World:
 
     def new_user(self, hospital: str, department: str) -> str:
         """A fresh clinician of ``hospital``, created by the registry administrator through the API."""
-        name = f"matrix-{uuid.uuid4().hex[:10]}"
+        name = invented_username("matrix")
         answer = self.call("registry_admin", "POST", f"/api/identity/admin/hospitals/{hospital}/users", json={
             "username": name, "first_name": "Matrix", "last_name": "Bruger", "email": f"{name}@example.org",
             "phone": None, "role": "clinician", "departments": [department]})
@@ -117,7 +117,7 @@ def users(status: int, **others: int) -> dict[str, int]:
 
 
 def new_user_body(department: str) -> dict:
-    name = f"matrix-{uuid.uuid4().hex[:10]}"
+    name = invented_username("matrix")
     return {"username": name, "first_name": "Matrix", "last_name": "Ny", "email": f"{name}@example.org",
             "phone": "12 34 56 78", "role": "clinician", "departments": [department]}
 
