@@ -14,19 +14,17 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, select, update
-
 from servicekit.errors import InvalidInput
 from servicekit.uow import UnitOfWork
 
 from ..adapters import user_repository
 from ..adapters.keycloak_directory import KeycloakUserDirectory
 from ..adapters.tables import password_changes
-from ..adapters.tables import set_password_tokens as tokens
 from ..domain.password_policy import parse_policy
 from .access import record_access_changed
 from .people import person_of
-from .set_password_tokens import ACTIVATION, RESET, digest
+from . import set_password_tokens
+from .set_password_tokens import RESET
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +40,7 @@ class InvalidToken(InvalidInput):
 
 
 def _usable_token(uow: UnitOfWork, token: str, now: datetime, *, lock: bool):
-    query = select(tokens).where(and_(tokens.c.token_hash == digest(token or ""),
-                                      tokens.c.purpose.in_((ACTIVATION, RESET)),
-                                      tokens.c.used_at.is_(None), tokens.c.expires_at > now))
-    row = uow.session.execute(query.with_for_update() if lock else query).one_or_none()
+    row = set_password_tokens.usable(uow.session, token, now=now, lock=lock)
     if row is None:
         raise InvalidToken()
     return row
@@ -94,8 +89,7 @@ def set_password(uow: UnitOfWork, directory: KeycloakUserDirectory, token: str, 
     was_locked = directory.brute_force_status(user.keycloak_id).locked
     directory.clear_brute_force(user.keycloak_id)
     directory.logout(user.keycloak_id)
-    uow.session.execute(update(tokens).where(and_(tokens.c.user_id == user.id, tokens.c.used_at.is_(None)))
-                        .values(used_at=now))
+    set_password_tokens.use_up(uow.session, user.id, now=now)
     uow.session.execute(password_changes.insert().values(id=uuid.uuid4(), user_id=user.id, at=now,
                                                          purpose=row.purpose, lock_cleared=was_locked))
     if was_locked:

@@ -1,8 +1,8 @@
 """Single-use tokens that let a user choose a password without knowing the old one.
 
 ``issue`` returns the token once (to be sealed into an event or handed to the browser) and keeps
-only its SHA-256; ``redeem`` consumes it exactly once: a concurrent second redeem finds the row
-already used (the UPDATE is conditional), so at most one caller ever gets the user id back.
+only its SHA-256; ``usable`` finds (and may lock) a token that can still be used; ``use_up`` ends
+all of a user's tokens once a password was chosen (service/set_password.py).
 """
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, insert, update
-
-from servicekit.errors import InvalidInput
+from sqlalchemy import and_, insert, select, update
 
 from ..adapters.tables import set_password_tokens
 
@@ -43,29 +41,18 @@ def issue(session, user_id: uuid.UUID, purpose: str, ttl: timedelta, *, now: dat
     return IssuedToken(token=token, expires_at=now + ttl)
 
 
-def redeem(session, token: str, purpose: str, *, now: datetime | None = None) -> uuid.UUID:
-    """Mark the token used and return its user; InvalidInput when it is unknown, used or expired
-    (one answer for all three: the caller learns nothing about which). No commit."""
-    now = now or datetime.now(timezone.utc)
-    row = session.execute(
-        update(set_password_tokens)
-        .where(and_(set_password_tokens.c.token_hash == digest(token or ""),
-                    set_password_tokens.c.purpose == purpose,
-                    set_password_tokens.c.used_at.is_(None),
-                    set_password_tokens.c.expires_at > now))
-        .values(used_at=now)
-        .returning(set_password_tokens.c.user_id)).first()
-    if row is None:
-        raise InvalidInput("The link is invalid or has expired.", errors={"token": ["invalid or expired"]})
-    return row.user_id
+def usable(session, token: str, *, now: datetime, lock: bool):
+    """The row of a token that is known, unused and unexpired (either purpose), or None. ``lock``
+    holds the row until the caller's transaction ends: of two concurrent uses, one waits and then
+    finds it used."""
+    query = select(set_password_tokens).where(and_(set_password_tokens.c.token_hash == digest(token or ""),
+                                                   set_password_tokens.c.used_at.is_(None),
+                                                   set_password_tokens.c.expires_at > now))
+    return session.execute(query.with_for_update() if lock else query).one_or_none()
 
 
-def peek(session, token: str, purpose: str, *, now: datetime | None = None) -> uuid.UUID | None:
-    """The user of a still-usable token, without using it (to show the form before it is posted)."""
-    now = now or datetime.now(timezone.utc)
-    row = session.execute(
-        set_password_tokens.select().where(and_(set_password_tokens.c.token_hash == digest(token or ""),
-                                                set_password_tokens.c.purpose == purpose,
-                                                set_password_tokens.c.used_at.is_(None),
-                                                set_password_tokens.c.expires_at > now))).first()
-    return row.user_id if row else None
+def use_up(session, user_id: uuid.UUID, *, now: datetime) -> None:
+    """Every unused token of the user is used: one password choice ends all open links."""
+    session.execute(update(set_password_tokens)
+                    .where(and_(set_password_tokens.c.user_id == user_id, set_password_tokens.c.used_at.is_(None)))
+                    .values(used_at=now))
