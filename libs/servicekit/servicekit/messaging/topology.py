@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kombu import Connection, Exchange, Queue, binding
+from sqlalchemy.exc import IntegrityError
 
 EVENTS = Exchange("danbio.events", type="topic", durable=True)
 DEAD_LETTERS = Exchange("danbio.dlx", type="direct", durable=True)
@@ -118,13 +119,31 @@ def declare(connection: Connection, retry_delays_ms: tuple[int, ...]) -> None:
     for exchange in (EVENTS, DEAD_LETTERS, RETRIES):
         exchange(channel).declare()
     for spec in CONSUMERS:
-        dead_letter_queue(spec, amqp=amqp)(channel).declare()
+        _declare_queue(channel, dead_letter_queue(spec, amqp=amqp), amqp=amqp)
         if amqp and spec.per_instance:
             continue  # each instance declares its own queue; a shared one would fill up unread
-        queue = consumer_queue(spec, amqp=amqp)(channel)
-        queue.declare()
+        queue = _declare_queue(channel, consumer_queue(spec, amqp=amqp), amqp=amqp)
         for event_type in spec.event_types:
             queue.bind_to(exchange=EVENTS, routing_key=event_type)
         if amqp:
             for delay in sorted(set(retry_delays_ms)):
                 retry_queue(spec, delay)(channel).declare()
+
+
+def _declare_queue(channel, queue: Queue, *, amqp: bool) -> Queue:
+    """Declare ``queue`` on ``channel``, tolerating the embedded transport's create race.
+
+    kombu's SQLAlchemy transport creates a queue's row with a get-or-create guarded only by a
+    lock inside one process: when two processes declare at the same moment (a worker starting
+    while a web process publishes) the slower one hits the UNIQUE constraint. The row exists
+    then, so rolling back and declaring again finds it.
+    """
+    bound = queue(channel)
+    try:
+        bound.declare()
+    except IntegrityError:
+        if amqp:
+            raise
+        channel.session.rollback()
+        bound.declare()
+    return bound
