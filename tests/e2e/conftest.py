@@ -22,7 +22,7 @@ from servicekit.sealed import generate_key
 
 from tests.notifications.servers import SmsServer, SmtpServer
 
-from .harness import Stack, free_port
+from .harness import Stack
 
 RATE_LIMITS = "POST /api/identity/password-resets/** 3/60 ip; GET /api/patients/regions 5/60 user"
 
@@ -98,11 +98,9 @@ def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, princ
                "DANBIO_KC_WEB_SECRET": keycloak_realm.secrets["DANBIO_KC_WEB_SECRET"]}
     gateway_env = {"GATEWAY_PRINCIPAL_SIGNING_KEY": private_pem(signing_key), "GATEWAY_ISSUER": keycloak_realm.issuer,
                    "GATEWAY_IDENTITY_URL": identity, "GATEWAY_PATIENTS_URL": patients,
-                   # Nothing listens there: the gateway must say so, not hang.
-                   "GATEWAY_NOTIFICATIONS_URL": f"http://127.0.0.1:{free_port()}",
+                   "GATEWAY_NOTIFICATIONS_URL": stack.reserve("notifications"),
                    "GATEWAY_TOKEN_LEEWAY_SECONDS": "1", "GATEWAY_RATE_LIMITS": RATE_LIMITS}
-    # The notifications worker sends mail and SMS; its HTTP API is deliberately not started, so the
-    # gateway's answer for an unreachable service stays testable.
+    # The notifications worker sends mail and SMS; its API lists deliveries for the administrators.
     notifications_env = {"NOTIFICATIONS_DATABASE_URL": e2e_databases["notifications"],
                          "NOTIFICATIONS_SMTP_HOST": "127.0.0.1", "NOTIFICATIONS_SMTP_PORT": str(stack_smtp.port),
                          "NOTIFICATIONS_SMTP_SECURITY": "none", "NOTIFICATIONS_SMS_PROVIDER": "http",
@@ -123,6 +121,7 @@ def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, princ
         stack.start_worker("identity")
         stack.start_worker("patients")
         stack.start_worker("notifications", env=notifications_env)
+        stack.start_web("notifications", "notifications.app:create_app()", env=notifications_env)
         # One process with threads, as in the Procfile: one principal cache per gateway.
         stack.start_web("gateway", "gateway.app:create_app()", workers=1, threads=16, env=gateway_env)
         stack.start_web("web", "web.app:create_app()", workers=2, env=web_env)

@@ -151,9 +151,26 @@ def test_internal_and_operational_paths_are_not_routed(stack, admin_token):
 
 
 def test_a_service_that_is_down_is_503_not_a_hang(stack, admin_token):
-    started = time.monotonic()
-    response = requests.get(f"{stack.url('gateway')}/api/notifications/deliveries",
-                            headers={"Authorization": f"Bearer {admin_token}"}, timeout=10)
-    assert response.status_code == 503
-    assert "notifications service is not reachable" in response.json()["detail"]
-    assert time.monotonic() - started < 5
+    """A gateway beside the stack's own whose notifications service is not listening."""
+    from .conftest import wait_until_gateway_ready
+    from .harness import free_port
+
+    env = {**stack.gateway_env, "GATEWAY_NOTIFICATIONS_URL": f"http://127.0.0.1:{free_port()}"}
+    process = stack.start_web("gateway-down", "gateway.app:create_app()", workers=1, threads=4, env=env)
+    try:
+        process.wait_ready()
+        wait_until_gateway_ready(stack.url("gateway-down"))
+        started = time.monotonic()
+        response = requests.get(f"{stack.url('gateway-down')}/api/notifications/deliveries",
+                                headers={"Authorization": f"Bearer {admin_token}"}, timeout=10)
+        assert response.status_code == 503
+        assert "notifications service is not reachable" in response.json()["detail"]
+        assert time.monotonic() - started < 5
+        # Its aggregated document still serves the others and says which one is missing.
+        document = requests.get(f"{stack.url('gateway-down')}/openapi.json", timeout=10).json()
+        assert document["x-unavailable"] == ["notifications"]
+        assert "/api/identity/me" in document["paths"]
+        assert not [path for path in document["paths"] if path.startswith("/api/notifications/")]
+    finally:
+        process.stop()
+        del stack.processes["gateway-down"]
