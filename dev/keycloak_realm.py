@@ -108,6 +108,16 @@ def ensure_realm(admin: KeycloakAdmin, representation: dict) -> str:
     return "replaced"
 
 
+def missing_login_theme(admin: KeycloakAdmin, representation: dict) -> str | None:
+    """The realm's login theme if this Keycloak does not have it, else None. Keycloak takes a realm
+    naming a theme it lacks, and shows its built-in theme instead (no "Glemt adgangskode?" link)."""
+    theme = representation.get("loginTheme")
+    if not theme:
+        return None
+    available = {found["name"] for found in admin.get_server_info().get("themes", {}).get("login", [])}
+    return None if theme in available else theme
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dev/keycloak_realm.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["ensure", "replace"])
@@ -134,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     messages = {"created": "created from the realm file", "unchanged": "matches the realm file",
                 "replaced": "re-created from the changed realm file (its users were deleted)"}
     print(f"keycloak realm {name} at {url}: {messages[outcome]}")
+    theme = missing_login_theme(admin, representation)
+    if theme:
+        print(f"warning: Keycloak at {url} has no login theme {theme!r} (deploy/keycloak/themes): its login page "
+              "lacks the \"Glemt adgangskode?\" link until it is restarted with dev/servers/keycloak.sh",
+              file=sys.stderr)
     return 0
 
 

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # Local Keycloak for danbio development and tests (the Quarkus distribution from Maven Central).
 #
-# Usage: keycloak.sh {fetch|build|start|stop|status|url}
-#   fetch   download the pinned distribution with Maven (strict checksums), check its SHA-256
-#           against the one pinned below and unpack it into the cache; no-op when done before
+# Usage: keycloak.sh {fetch|build|themes|start|stop|status|url}
+#   fetch   download the pinned distribution with Maven (strict checksums) into the cache, check
+#           its SHA-256 against the one pinned below and unpack it into the state dir; no-op when
+#           done before
 #   build   fetch, then `kc.sh build` once for the options below (no-op unless they changed)
-#   start   fetch + build if needed, start Keycloak in the background, wait until
+#   themes  copy the themes of deploy/keycloak/themes into the distribution's themes/ (start does it
+#           too). Keycloak reads themes/ at run time, so no rebuild: a running Keycloak finds a theme
+#           it has not used yet at once, but caches a theme once used (start, unlike start-dev,
+#           caches themes and templates): a changed theme shows after a restart
+#   start   fetch + build if needed, copy the themes, start Keycloak in the background, wait until
 #           /health/ready on the management port is UP; no-op if something answers at the URL
 #   stop    stop the Keycloak this script started (by pid); no-op if it is not running
 #   status  print state; exit 0 if running and ready, 3 if not
 #   url     print the base URL: http://127.0.0.1:PORT
 #
 # Environment:
-#   DANBIO_CACHE_DIR        archive + unpacked distribution (default $HOME/.cache/danbio)
-#   DANBIO_STATE_DIR        data dir, log and pid file in $DANBIO_STATE_DIR/keycloak (default /var/tmp/danbio)
+#   DANBIO_CACHE_DIR        the downloaded archive (default $HOME/.cache/danbio)
+#   DANBIO_STATE_DIR        the unpacked, built server, its data, log and pid file in
+#                           $DANBIO_STATE_DIR/keycloak (default /var/tmp/danbio). Each state dir has
+#                           its own server: a build and the data/ link belong to one instance, and
+#                           two instances sharing one distribution would open each other's database.
 #   DANBIO_KC_PORT          HTTP port (default 8180), listening on 127.0.0.1 only
 #   DANBIO_KC_MGMT_PORT     management/health port (default 9100)
 #   DANBIO_KC_HOSTNAME      public base URL (default http://127.0.0.1:$DANBIO_KC_PORT); token issuer
+#   DANBIO_KC_THEMES_DIR    themes to copy into the distribution (default: deploy/keycloak/themes of
+#                           this checkout); each subdirectory is one theme, replaced as a whole
 #   DANBIO_KC_IMPORT_DIR    if set, its *.json realm files are imported at start (--import-realm;
 #                           realms that already exist are left as they are)
 #   DANBIO_KC_FEATURES      optional comma-separated extra features for `kc.sh build`
@@ -47,11 +57,12 @@ KC_HOSTNAME="${DANBIO_KC_HOSTNAME:-$KC_URL}"
 KC_TIMEOUT="${DANBIO_KC_START_TIMEOUT:-180}"
 KC_HEAP="${DANBIO_KC_HEAP:--Xms64m -Xmx512m}"
 JDK_SEARCH_DIR="${DANBIO_KC_JDK_SEARCH_DIR:-/usr/lib/jvm}"
+KC_THEMES_SRC="${DANBIO_KC_THEMES_DIR:-$(dirname "$(readlink -f "$0")")/../../deploy/keycloak/themes}"
 
 KC_CACHE="$DANBIO_CACHE_DIR/keycloak"
 KC_ARCHIVE="$KC_CACHE/keycloak-quarkus-dist-$KC_VERSION.tar.gz"
-KC_HOME="$KC_CACHE/keycloak-$KC_VERSION"
 KC_STATE="$DANBIO_STATE_DIR/keycloak"
+KC_HOME="$KC_STATE/keycloak-$KC_VERSION"
 KC_DATA="$KC_STATE/data"
 KC_LOG="$KC_STATE/keycloak.log"
 KC_PIDFILE="$KC_STATE/keycloak.pid"
@@ -126,7 +137,7 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 unpack() {
     local tmp
-    tmp="$(mktemp -d "$KC_CACHE/.unpack.XXXXXX")"
+    tmp="$(mktemp -d "$KC_STATE/.unpack.XXXXXX")"
     tar --no-same-owner -xzf "$KC_ARCHIVE" -C "$tmp" || { rm -rf -- "$tmp"; die "cannot unpack $KC_ARCHIVE"; }
     [[ -x "$tmp/keycloak-$KC_VERSION/bin/kc.sh" ]] || { rm -rf -- "$tmp"; die "$KC_ARCHIVE does not contain keycloak-$KC_VERSION/bin/kc.sh"; }
     rm -rf -- "$KC_HOME"
@@ -137,7 +148,8 @@ unpack() {
 
 cmd_fetch() {
     [[ -e "$KC_HOME/.danbio-unpacked" ]] && return 0
-    mkdir -p -- "$KC_CACHE"
+    ensure_state_dir
+    mkdir -p -- "$KC_CACHE" "$KC_STATE"
     if [[ -f "$KC_ARCHIVE" && "$(sha256_of "$KC_ARCHIVE")" == "$KC_SHA256" ]]; then
         unpack
         return 0
@@ -186,11 +198,44 @@ cmd_build() {
     link_data
     log "kc.sh build ${BUILD_OPTS[*]}"
     rm -f -- "$stamp"
-    if ! JAVA_HOME="$jh" "$KC_HOME/bin/kc.sh" build "${BUILD_OPTS[@]}" >"$KC_CACHE/build.log" 2>&1 </dev/null 9>&-; then
-        tail -n 30 "$KC_CACHE/build.log" >&2
-        die "kc.sh build failed (log: $KC_CACHE/build.log)"
+    if ! JAVA_HOME="$jh" "$KC_HOME/bin/kc.sh" build "${BUILD_OPTS[@]}" >"$KC_STATE/build.log" 2>&1 </dev/null 9>&-; then
+        tail -n 30 "$KC_STATE/build.log" >&2
+        die "kc.sh build failed (log: $KC_STATE/build.log)"
     fi
     build_stamp >"$stamp"
+}
+
+# ---------------------------------------------------------------- themes
+
+# stage_themes -> every theme of $KC_THEMES_SRC copied into $KC_HOME/themes (replaced as a whole, so
+# the copy follows the checkout; idempotent), and themes this function copied earlier whose source
+# is gone removed. Themes are no build-time option: `kc.sh build` and the build stamp do not change.
+# The distribution, and so its themes/, belongs to this state dir's Keycloak only.
+stage_themes() {
+    local src dir name tmp
+    [[ -d "$KC_THEMES_SRC" ]] || return 0
+    src="$(readlink -f "$KC_THEMES_SRC")"
+    mkdir -p -- "$KC_HOME/themes"
+    for dir in "$src"/*/; do
+        [[ -d "$dir" ]] || continue
+        dir="${dir%/}"
+        name="$(basename "$dir")"
+        tmp="$(mktemp -d "$KC_HOME/themes/.staging.XXXXXX")"
+        cp -R -- "$dir/." "$tmp/" || { rm -rf -- "$tmp"; die "cannot copy theme $dir"; }
+        : >"$tmp/.danbio-staged"
+        chmod -R u+rwX,go+rX -- "$tmp"
+        rm -rf -- "${KC_HOME:?}/themes/$name"
+        mv -- "$tmp" "$KC_HOME/themes/$name"
+    done
+    for dir in "$KC_HOME"/themes/*/; do
+        dir="${dir%/}"
+        if [[ -e "$dir/.danbio-staged" && ! -d "$src/$(basename "$dir")" ]]; then rm -rf -- "$dir"; fi
+    done
+}
+
+cmd_themes() {
+    cmd_fetch
+    stage_themes
 }
 
 # ---------------------------------------------------------------- run
@@ -261,6 +306,7 @@ cmd_start() {
     port_open "$KC_PORT" && die "port $KC_PORT on 127.0.0.1 is in use by something that is not Keycloak; set DANBIO_KC_PORT"
     port_open "$KC_MGMT_PORT" && die "port $KC_MGMT_PORT on 127.0.0.1 is in use; set DANBIO_KC_MGMT_PORT"
     cmd_build
+    stage_themes
     local jh
     jh="$(find_java_home)"
     ensure_state_dir
@@ -312,12 +358,13 @@ cmd_status() {
     fi
 }
 
-usage() { sed -n '4,13s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '4,17s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
 main() {
     case "${1:-}" in
         fetch) with_lock keycloak; cmd_fetch ;;
         build) with_lock keycloak; cmd_build ;;
+        themes) with_lock keycloak; cmd_themes ;;
         start) with_lock keycloak; cmd_start ;;
         stop) with_lock keycloak; cmd_stop ;;
         status) cmd_status ;;

@@ -50,11 +50,13 @@ def e2e_databases(pg_admin_url):
 
 
 def point_web_client_at(keycloak_realm, web_url: str) -> None:
-    """The realm's `web` client, with this stack's web UI as its only redirect target."""
+    """The realm's `web` client, with this stack's web UI as its only redirect target and its base URL
+    (where the login theme's "Glemt adgangskode?" link goes)."""
     admin = keycloak_realm.admin
     client_id = admin.get_client_id("web")
     client = admin.get_client(client_id)
     client["redirectUris"] = [f"{web_url}/auth/callback"]
+    client["baseUrl"] = f"{web_url}/"
     client.setdefault("attributes", {})["post.logout.redirect.uris"] = f"{web_url}/"
     admin.update_client(client_id, client)
 

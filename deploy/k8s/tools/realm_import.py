@@ -3,9 +3,10 @@
 
 The realm file stays the one source of the realm (make run, make test and compose import it as it
 is); the Keycloak Operator needs it inside a KeycloakRealmImport. Two things change on the way:
-- the web client's redirect and post-logout addresses point at the web UI's public https address
-  (a placeholder host here; the overlay's hosts replace it, see components/hosts), since a cluster
-  has no http://127.0.0.1:8000;
+- the web client's redirect and post-logout addresses and its base URL (where the login theme's
+  password-reset link goes) point at the web UI's public https address (a placeholder host here;
+  the overlay's hosts replace it, see components/hosts), since a cluster has no
+  http://127.0.0.1:8000;
 - the client secrets' ${DANBIO_KC_*_SECRET} placeholders are fed from Secret danbio-keycloak-clients.
 
 Usage: python3 deploy/k8s/tools/realm_import.py [--check]
@@ -46,6 +47,8 @@ def cluster_realm(realm: dict) -> dict:
         if client.get("clientId") != "web":
             continue
         client["redirectUris"] = [f"{WEB_BASE_URL}/auth/callback"]
+        # The login theme's "Glemt adgangskode?" link goes to <baseUrl>glemt-adgangskode.
+        client["baseUrl"] = f"{WEB_BASE_URL}/"
         attributes = client.setdefault("attributes", {})
         attributes["post.logout.redirect.uris"] = f"{WEB_BASE_URL}/"
     return realm
