@@ -14,11 +14,12 @@ from flask_smorest import Api, Blueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import Schema, fields
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from . import principal
+from . import principal, request_guard
 from .config import ProcessSettings
 from .db import Database
 from .errors import ServiceError
@@ -107,6 +108,7 @@ def create_service_app(settings: ProcessSettings, *, title: str, blueprints: Ite
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     _install_request_context(app)
+    request_guard.install(app)  # NUL, surrogates, deep JSON, oversized chunked bodies: 400/413
     _install_error_handlers(app)
     _install_operations_routes(app, readiness)
     if principal_key is not None:
@@ -184,9 +186,20 @@ def _install_error_handlers(app: Flask) -> None:
     def unexpected(error: Exception):
         if isinstance(error, HTTPException):
             return problem(error.code or 500, error.name, error.description)
+        if _database_unreachable(error):
+            # PostgreSQL restarting or out of reach is no bug of ours: a clear 503, and the pool's
+            # pre-ping brings the service back by itself once the database answers again.
+            log.warning("database unreachable", extra={"error": error.__class__.__name__})
+            return problem(503, "Service unavailable",
+                           "The service's database is not reachable at the moment; try again shortly.")
         log.exception("unhandled error")
         return problem(500, "Internal error",
                        f"Something went wrong on our side. Quote request id {g.get('request_id', '')} to support.")
+
+
+def _database_unreachable(error: Exception) -> bool:
+    """A connection to the database failed or broke (not an error in a statement of ours)."""
+    return isinstance(error, DBAPIError) and (error.connection_invalidated or isinstance(error, OperationalError))
 
 
 def _install_operations_routes(app: Flask, readiness: dict[str, Callable[[], None]]) -> None:

@@ -1,11 +1,14 @@
 import json
 import logging
 
+import socket
+
 import pytest
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from servicekit.config import ProcessSettings, load
+from servicekit.db import make_engine
 from servicekit.errors import Conflict
 from servicekit.web import create_service_app
 
@@ -24,7 +27,17 @@ def create(thing):
         raise Conflict("That name is taken.", errors={"name": ["already taken"]}, codes={"name": "name_taken"})
     if thing["name"] == "crash":
         raise RuntimeError("secret internals /etc/passwd")
+    if thing["name"] == "database down":  # a PostgreSQL that does not answer (nothing listens there)
+        with make_engine(f"postgresql+psycopg://nobody:secret@127.0.0.1:{closed_port()}/none",
+                         pooled=False).connect():
+            pass
     return thing
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def failing_check():
@@ -60,6 +73,14 @@ def test_unexpected_errors_hide_internals_but_log_them_with_the_request_id(clien
     assert "abc-123" in response.json["detail"]
     assert response.headers["X-Request-ID"] == "abc-123"
     assert any("secret internals" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+def test_an_unreachable_database_is_a_503_not_a_500(client):
+    """issue 10 (outages): while PostgreSQL restarts, requests failed with 500 "Internal error"."""
+    response = client.post("/things", json={"name": "database down"})
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert "database" in response.json["detail"] and "secret" not in response.get_data(as_text=True)
 
 
 def test_bad_request_ids_are_replaced(client):
@@ -106,3 +127,44 @@ def test_public_routes_need_no_principal_but_the_others_do():
     client = app.test_client()
     assert client.get("/public/things").get_json() == {"hello": "anyone"}
     assert client.post("/things", json={"name": "x"}).status_code == 401
+
+
+# issue 10 (abuse): input that reached PostgreSQL, Keycloak or the JSON decoder and came back as a 500.
+@pytest.mark.parametrize("body", [
+    '{"name": "A\\u0000B"}',                 # PostgreSQL refuses NUL in text
+    '{"name": "\\ud800x"}',                  # an unpaired surrogate has no UTF-8
+    '{"name": "ok", "\\u0000": 1}',          # in a key too
+    '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}",  # RecursionError in the decoder
+])
+def test_json_that_no_service_can_take_is_a_400(client, body):
+    response = client.post("/things", data=body, content_type="application/json")
+    assert response.status_code == 400, response.json
+    assert response.mimetype == "application/problem+json"
+
+
+def test_nul_in_the_query_string_is_a_400(client):
+    assert client.get("/healthz?q=%00").status_code == 400
+    assert client.post("/things", json={"name": "fine ÆØÅ 😀 \u202e"}).status_code == 201
+
+
+def chunked_post(app, body: bytes):
+    """A POST as gunicorn hands a chunked one over: no CONTENT_LENGTH, the input terminated."""
+    import io
+
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    environ = EnvironBuilder(path="/things", method="POST", input_stream=io.BytesIO(body),
+                             content_type="application/json", headers={"Transfer-Encoding": "chunked"}).get_environ()
+    del environ["CONTENT_LENGTH"]
+    environ["wsgi.input_terminated"] = True
+    answer, status, _ = run_wsgi_app(app.wsgi_app, environ, buffered=True)
+    return int(status.split()[0]), b"".join(answer)
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_not_silently_cut(client):
+    """Werkzeug cut a chunked body at MAX_CONTENT_LENGTH without a word; the view saw a truncated body."""
+    app = client.application
+    status, _ = chunked_post(app, b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}')
+    assert status == 413
+    status, body = chunked_post(app, b'{"name": "small"}')
+    assert status == 201 and json.loads(body) == {"name": "small"}

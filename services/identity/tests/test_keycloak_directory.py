@@ -52,3 +52,17 @@ def test_brute_force_status_of_a_fresh_user(directory, new_keycloak_user):
     user = new_keycloak_user()
     status = directory.brute_force_status(user.id)
     assert (status.locked, status.permanent, status.failures) == (False, False, 0)
+
+
+def test_user_states_agree_with_the_separate_lock_and_link_queries(directory, keycloak_realm, new_keycloak_user):
+    """The list's one pass (two calls per user) says what lock_statuses and mitid_links say (three)."""
+    plain, locked, linked = new_keycloak_user(), new_keycloak_user(), new_keycloak_user()
+    keycloak_realm.admin.add_user_social_login(linked.id, "mitid", f"mitid-{uuid.uuid4().hex[:8]}", "mitid-bruger")
+    for _ in range(2):  # two failures less than a second apart: the quick-login check locks at once
+        keycloak_realm.password_grant(locked.username, "forkert-kode")
+    ids = [plain.id, locked.id, linked.id, str(uuid.uuid4())]
+    states = directory.user_states(ids)
+    assert {key: lock for key, (lock, _) in states.items()} == directory.lock_statuses(ids)
+    assert {key: link for key, (_, link) in states.items()} == directory.mitid_links(ids)
+    assert [states[key][0].locked for key in ids] == [False, True, False, False]
+    assert [states[key][1] for key in ids] == [False, False, True, False]

@@ -242,6 +242,29 @@ def test_rediger_bruger_removes_a_department_and_then_the_hospital(client, gatew
     assert client.get(f"/brugere/{OUH}/bruger/{lene}").status_code == 404
 
 
+def test_rediger_bruger_from_a_stale_form_is_refused_and_shows_what_is_there_now(client, gateway):
+    """Another administrator saved in between: nothing is overwritten; the form shows the current access."""
+    lene = gateway.add_user(OUH, "ouhlaege", "Lene", "Juhl", departments=[REU_C, REU_D])
+    form = text(client.get(f"/brugere/{OUH}/bruger/{lene}/rediger"))
+    version = re.search(r'name="version" value="([^"]+)"', form).group(1)
+    gateway.memberships[(lene, OUH)] = {"role": "clinician", "departments": [REU_C]}  # the other administrator
+    stale = client.post(f"/brugere/{OUH}/bruger/{lene}/rediger",
+                        data={"csrf_token": csrf(form), "role": "local_admin", "departments": [REU_C, REU_D],
+                              "version": version})
+    assert calls(gateway, "PUT", "/access")[-1][2]["version"] == version
+    page = text(stale)
+    assert stale.status_code == 409
+    assert "ændret af en anden, mens du redigerede" in page and "ikke gemt" in page
+    assert gateway.memberships[(lene, OUH)] == {"role": "clinician", "departments": [REU_C]}
+    assert f'value="{REU_C}" checked' in page and f'value="{REU_D}" checked' not in page
+    again = client.post(f"/brugere/{OUH}/bruger/{lene}/rediger",
+                        data={"csrf_token": csrf(page), "role": "local_admin", "departments": [REU_C, REU_D],
+                              "version": re.search(r'name="version" value="([^"]+)"', page).group(1)})
+    assert again.status_code == 302
+    saved = gateway.memberships[(lene, OUH)]
+    assert saved["role"] == "local_admin" and sorted(saved["departments"]) == sorted([REU_C, REU_D])
+
+
 def test_review_page_documents_the_review_with_one_button(client, gateway):
     page = text(client.get(f"/brugere/{OUH}/gennemgang"))
     assert "Ingen endnu" in page and "Brugergennemgang overskredet" in page

@@ -94,7 +94,10 @@ def test_unknown_login_answer_is_refused(env):
 
 @pytest.mark.parametrize("value, expected", [
     (None, "/"), ("/profil", "/profil"), ("/brugere?x=1", "/brugere?x=1"), ("//evil.example.org", "/"),
-    ("https://evil.example.org", "/"), ("/\\evil.example.org", "/"), ("profil", "/")])
+    ("https://evil.example.org", "/"), ("/\\evil.example.org", "/"), ("profil", "/"),
+    # issue 10 (abuse): browsers drop tabs and line breaks, so these were //evil.example (or a 500)
+    ("/\t/evil.example.org", "/"), ("/\n/evil.example.org", "/"), ("/\r\n/evil.example.org", "/"),
+    ("/\x0b/evil.example.org", "/"), ("/ /evil.example.org", "/"), ("/\x00", "/"), ("/patienter/søg", "/patienter/søg")])
 def test_next_is_a_local_path(value, expected):
     assert safe_next(value) == expected
 

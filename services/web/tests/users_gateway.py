@@ -87,7 +87,9 @@ class UsersGateway:
     def _detail(self, user_id: str, hospital: str) -> dict[str, Any]:
         hospitals = [{"id": h, "name": HOSPITALS[h]["name"], "role": m["role"]}
                      for (u, h), m in self.memberships.items() if u == user_id]
+        membership = self.memberships[(user_id, hospital)]
         return {**self._row(user_id, hospital), "hospitals": hospitals,
+                "version": f"{membership['role']}|{','.join(sorted(membership['departments']))}",
                 "audit": [{"at": "2026-03-02T13:05:00Z", "actor": "Ole Udsen", "action": "created",
                            "hospital_name": HOSPITALS[hospital]["name"], "before": {},
                            "after": {"username": self.users[user_id]["username"], "role": "clinician", "review_id": "internal",
@@ -154,6 +156,8 @@ class UsersGateway:
 
     def access(self, hospital, user_id, body, params):
         self.user(hospital, user_id, body, params)
+        if body.get("version") and body["version"] != self._detail(user_id, hospital)["version"]:
+            self._refuse(409, {"version": "changed_meanwhile"})
         self._check_access(hospital, body, at_least_one=False)
         if not body["departments"]:
             del self.memberships[(user_id, hospital)]

@@ -36,8 +36,13 @@ def oidc() -> OidcClient:
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Only a path on this site: never an open redirect.
+
+    Control characters and spaces are refused too (issue 10, abuse suite): browsers drop tabs and
+    line breaks from a URL, so "/<TAB>/evil.example" became "//evil.example" — another site — and
+    a CR or LF made the redirect after login fail with a 500."""
+    if (not value or not value.startswith("/") or value.startswith("//") or "\\" in value
+            or any(ch.isspace() or ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 for ch in value)):
         return "/"
     return value
 

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 # issue 5: concurrent admin API calls when many users' states are needed; the alias of MitID's broker.
 PARALLEL_CALLS = 8
 MITID_PROVIDER = "mitid"
+# Connections to Keycloak kept alive per process. Each request thread may ask PARALLEL_CALLS at once
+# (a user list); with requests' default of 10, a loaded process threw connections away and opened
+# new ones for every call (found by bench/load.py: "Connection pool is full, discarding connection").
+KEEP_ALIVE_CONNECTIONS = 64
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,8 @@ class KeycloakUserDirectory:
                     server_url=self.settings.keycloak_url, realm_name=self.settings.keycloak_realm,
                     client_id=self.settings.keycloak_client_id,
                     client_secret_key=self.settings.keycloak_client_secret,
-                    grant_type="client_credentials", timeout=self.settings.keycloak_timeout, max_retries=0))
+                    grant_type="client_credentials", timeout=self.settings.keycloak_timeout, max_retries=0,
+                    pool_maxsize=KEEP_ALIVE_CONNECTIONS))
             return self._admin
 
     def find_user_id(self, username: str) -> str | None:
@@ -158,6 +163,26 @@ class KeycloakUserDirectory:
         """Keycloak id -> whether the user has linked a MitID login (identity provider 'mitid')."""
         return self._per_user(keycloak_ids, self._mitid_linked)
 
+    def user_states(self, keycloak_ids) -> dict[str, tuple[LockStatus, bool]]:
+        """Keycloak id -> (LockStatus, MitID linked): what a list of users shows, with two admin API
+        calls per user instead of three (the user's representation carries both the permanent
+        lockout and the linked identity providers; only the temporary lock needs its own call).
+        A user Keycloak no longer has counts as neither locked nor linked."""
+        return self._per_user(keycloak_ids, self._state_or_nothing)
+
+    def _state_or_nothing(self, keycloak_id: str) -> tuple[LockStatus, bool]:
+        try:
+            with keycloak_errors():
+                client = self._client()
+                user = client.get_user(keycloak_id)
+                status = client.get_bruteforce_detection_status(keycloak_id)
+        except NotFound:
+            return LockStatus(locked=False, permanent=False, failures=0), False
+        permanent = _permanently_locked(user)
+        linked = any(link.get("identityProvider") == MITID_PROVIDER for link in user.get("federatedIdentities") or [])
+        return LockStatus(locked=permanent or bool(status.get("disabled")), permanent=permanent,
+                          failures=int(status.get("numFailures") or 0)), linked
+
     def _lock_status_or_unlocked(self, keycloak_id: str) -> LockStatus:
         try:
             return self.brute_force_status(keycloak_id)
@@ -184,6 +209,33 @@ class KeycloakUserDirectory:
 def _permanently_locked(user: dict) -> bool:
     reasons = (user.get("attributes") or {}).get("disabledReason") or []
     return not user.get("enabled", True) and "permanentLockout" in reasons
+
+
+# The realm's user-profile attributes and validator messages, as identity's fields and codes.
+_PROFILE_FIELDS = {"username": "username", "email": "email", "firstName": "first_name", "lastName": "last_name"}
+_PROFILE_CODES = {"error-person-name-invalid-character": "invalid_characters",
+                  "error-username-invalid-character": "invalid_username", "error-invalid-email": "invalid_email",
+                  "error-invalid-length": "too_long"}
+
+
+def _field_refusals(error: KeycloakError) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Keycloak's user-profile refusal ({"field", "errorMessage"}, or a list under "errors") as
+    (errors, codes) on identity's field names (issue 10: a name with "<" came back as a 422 without
+    a field, its detail Keycloak's raw body, and the web UI could not say what was wrong)."""
+    try:
+        body = json.loads(error.response_body or b"{}")
+    except (ValueError, TypeError):
+        return {}, {}
+    items = body.get("errors") if isinstance(body, dict) and isinstance(body.get("errors"), list) else [body]
+    errors: dict[str, list[str]] = {}
+    codes: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, dict) or item.get("field") not in _PROFILE_FIELDS:
+            continue
+        field, message = _PROFILE_FIELDS[item["field"]], str(item.get("errorMessage") or "")
+        errors.setdefault(field, []).append(message)
+        codes.setdefault(field, _PROFILE_CODES.get(message, "invalid"))
+    return errors, codes
 
 
 def _keycloak_reason(error: KeycloakError) -> tuple[str, str]:
@@ -224,6 +276,9 @@ def keycloak_errors() -> Iterator[None]:
                                errors={"password": [description or code]},
                                codes={"password": code if code.startswith("invalidPassword") else "password_policy"}) from None
         if status == 400:
+            errors, codes = _field_refusals(exc)
+            if codes:  # the realm's user profile refused fields (e.g. "<" in a name): say which, with a code
+                raise InvalidInput("Some fields are missing or invalid.", errors=errors, codes=codes) from None
             raise InvalidInput(f"The login service refused the request: {description or code}.") from None
         # 403: identity-admin lacks a role; 404 on the realm: a wrong DANBIO_KEYCLOAK_REALM; 5xx: Keycloak
         # is failing. None of them is the caller's fault.

@@ -54,9 +54,12 @@ def get_me():
 
 
 class ProfileChangeSchema(Schema):
-    first_name = fields.String(required=True, validate=validate.Length(max=200))
-    last_name = fields.String(required=True, validate=validate.Length(max=200))
-    email = fields.String(required=True, validate=validate.Length(max=300))
+    # The lengths are checked (and documented) once, by service/profile_changes.py, with a code per
+    # field: a schema limit here answered first, without codes, and the web UI could only say
+    # "something is wrong" for a 1,000-character name (issue 10, abuse suite).
+    first_name = fields.String(required=True, metadata={"maxLength": 100})
+    last_name = fields.String(required=True, metadata={"maxLength": 100})
+    email = fields.String(required=True, metadata={"maxLength": 254})
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40),
                           metadata={"description": "as typed: '12 34 56 78', '+45 12345678', '004512345678', "
                                                    "or a foreign number with its country code; empty removes it"})

@@ -10,7 +10,7 @@ from servicekit.web import current_principal
 from ..service import reviews as review_cases
 from ..service import unlock as unlock_cases
 from ..service import user_admin as cases
-from .user_admin_schemas import (AccessSchema, AdminHospitalSchema, EmptySchema, NewUserSchema, PhoneSchema,
+from .user_admin_schemas import (AccessChangeSchema, AccessSchema, AdminHospitalSchema, EmptySchema, NewUserSchema, PhoneSchema,
                                  ReviewSchema, ReviewsSchema, SearchQuerySchema, SearchResultSchema, UserDetailSchema,
                                  UserListQuerySchema, UserPageSchema, UserRowSchema)
 
@@ -69,10 +69,11 @@ def get_user(hospital_id: uuid.UUID, user_id: uuid.UUID):
 
 
 @blp.route(USER + "/access", methods=["PUT"])
-@blp.arguments(AccessSchema)
+@blp.arguments(AccessChangeSchema)
 @blp.response(200, UserDetailSchema)
 def change_access(access: dict, hospital_id: uuid.UUID, user_id: uuid.UUID):
-    """This hospital's role and departments of the user; no departments removes them from the hospital."""
+    """This hospital's role and departments of the user; no departments removes them from the hospital.
+    With ``version`` (from UserDetail) a change made by someone else meanwhile is a 409, not overwritten."""
     with _uow() as uow:
         return cases.change_access(uow, _directory(), current_principal(), hospital_id, user_id, **access)
 

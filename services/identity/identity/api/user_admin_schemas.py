@@ -63,6 +63,8 @@ class AuditEntrySchema(Schema):
 
 
 class UserDetailSchema(UserRowSchema):
+    version = fields.String(metadata={"description": "the version of this hospital's role and departments; "
+                                                     "send it back with PUT .../access to refuse a lost update"})
     hospitals = fields.List(fields.Nested(HospitalRoleSchema))
     audit = fields.List(fields.Nested(AuditEntrySchema))
 
@@ -97,6 +99,13 @@ class NewUserSchema(Schema):
 class AccessSchema(Schema):
     role = fields.String(load_default=None, allow_none=True, metadata={"enum": list(HOSPITAL_ROLES)})
     departments = fields.List(fields.UUID(), load_default=list)
+
+
+class AccessChangeSchema(AccessSchema):
+    version = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64),
+                            metadata={"description": "UserDetail.version the change is based on: 409 "
+                                                     "(code changed_meanwhile) when the access changed since. "
+                                                     "Without it the last save wins."})
 
 
 class PhoneSchema(Schema):

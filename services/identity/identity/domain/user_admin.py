@@ -4,6 +4,7 @@ Field errors carry a code per field (servicekit.errors ``codes``) that the web U
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from datetime import datetime
 from servicekit.errors import InvalidInput
 
 from .phone import InvalidPhone, normalise_phone
-from .users import HOSPITAL_ROLES, normalise_username
+from .users import EMAIL_ADDRESS, HOSPITAL_ROLES, normalise_username
 
 STATUSES = ("active", "blocked", "never_logged_in", "email_failed")
 SEARCH_MIN_TERM = 3
@@ -20,7 +21,7 @@ SEARCH_LIMIT = 50
 REVIEW_INTERVAL_MONTHS = 3
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = EMAIL_ADDRESS  # one rule for every form (domain/users.py)
 _LIMITS = {"username": 64, "first_name": 100, "last_name": 100, "email": 254}
 
 
@@ -152,6 +153,17 @@ def access_snapshot(role: str | None, departments: list[dict]) -> dict:
     if role is None and not departments:
         return {}
     return {"role": role, "departments": sorted(departments, key=lambda d: (d["name"], d["id"]))}
+
+
+def access_version(role: str | None, department_ids) -> str:
+    """The version of a user's access at one hospital, as the "Rediger bruger" form showed it: a
+    digest of the role and the departments. A save that names the version it was based on is
+    refused (409) when the access has changed since — two administrators editing the same user
+    would otherwise silently undo each other (e.g. re-grant a department just removed in a
+    review). Derived from the state itself, so it needs no column and a change that was undone
+    again is no conflict."""
+    text = f"{role or ''}|{','.join(sorted(str(d) for d in department_ids))}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def removed_between(entries: list[dict]) -> dict[uuid.UUID, list[str]]:

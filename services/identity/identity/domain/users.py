@@ -16,6 +16,12 @@ RESERVED_USERNAME_PREFIX = "service-account-"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# What the forms (user_admin, profile_changes) accept: printable ASCII only (issue 10, abuse suite).
+# An address with æ, ø or å was accepted, and its welcome mail then failed 8 times with
+# UnicodeEncodeError (our SMTP sending has no SMTPUTF8): the user could never activate. Refused at
+# the door, it gets a Danish message instead. (Addresses already stored stay valid here.)
+_ADDRESS_CHAR = r"[\x21-\x3f\x41-\x7e]"  # no space, no @, nothing beyond ASCII
+EMAIL_ADDRESS = re.compile(rf"^{_ADDRESS_CHAR}+@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+$")
 
 
 def normalise_username(raw: str) -> str:

@@ -15,15 +15,16 @@ from servicekit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from servicekit.principal import Principal
 from servicekit.uow import UnitOfWork
 
-from ..adapters import user_repository
+from ..adapters import admin_repository, user_repository
 from ..adapters.keycloak_directory import KeycloakUserDirectory
 from ..adapters.tables import users
 from ..domain.phone import InvalidPhone, normalise_phone
+from ..domain.users import EMAIL_ADDRESS
 from .people import person_of
 from .profiles import my_profile
 
 CONTACT_CHANGED = "identity.user.contact_changed"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = EMAIL_ADDRESS  # one rule for every form (domain/users.py)
 
 
 def _validated(first_name: str, last_name: str, email: str, phone: str | None) -> dict[str, Any]:
@@ -54,10 +55,17 @@ def _validated(first_name: str, last_name: str, email: str, phone: str | None) -
 
 def update_my_profile(uow: UnitOfWork, directory: KeycloakUserDirectory, caller: Principal, *, first_name: str,
                       last_name: str, email: str, phone: str | None, now: datetime | None = None) -> dict[str, Any]:
-    """Save the caller's names, e-mail and phone; return the profile as GET /me shows it."""
+    """Save the caller's names, e-mail and phone; return the profile as GET /me shows it.
+
+    Concurrent saves (two tabs, a double click) are serialised, and the last one wins: the profile
+    has one writer, its owner, and each save is the whole form they see. The row lock is taken
+    before reading, so "previous" in each notice is what the save before it left, and Keycloak is
+    updated in the same order as the rows (a stale read could skip the Keycloak update and leave
+    it disagreeing with identity)."""
     if caller.kind != "user":
         raise Forbidden("Only a person has a profile.")
     values = _validated(first_name, last_name, email, phone)
+    admin_repository.lock_user(uow.session, caller.user_id)
     user = user_repository.get(uow.session, caller.user_id)
     if user is None:
         raise NotFound("No such user.")

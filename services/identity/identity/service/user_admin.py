@@ -22,7 +22,7 @@ from servicekit.uow import UnitOfWork
 from ..adapters import admin_repository as admin_repo
 from ..adapters import department_repository, user_repository
 from ..adapters.keycloak_directory import UserDirectory
-from ..domain.user_admin import (SEARCH_LIMIT, FieldErrors, access_snapshot, check_departments,
+from ..domain.user_admin import (SEARCH_LIMIT, FieldErrors, access_snapshot, access_version, check_departments,
                                  check_departments_of_hospital, check_role, check_search_term, like_pattern,
                                  validate_user_form)
 from ..domain.users import NewUser
@@ -64,8 +64,11 @@ def user_rows(uow: UnitOfWork, directory: UserDirectory, hospital_id: uuid.UUID,
     keycloak_ids = [row.keycloak_id for row in rows]
     try:
         if locks is None:
-            locks = directory.lock_statuses(keycloak_ids)
-        links = directory.mitid_links(keycloak_ids)
+            states = directory.user_states(keycloak_ids)
+            locks = {key: lock for key, (lock, _) in states.items()}
+            links = {key: linked for key, (_, linked) in states.items()}
+        else:
+            links = directory.mitid_links(keycloak_ids)
     except DependencyUnavailable:
         if not after_commit:
             raise
@@ -127,6 +130,7 @@ def _detail(uow: UnitOfWork, directory: UserDirectory, hospital_id: uuid.UUID, r
     names = department_repository.hospitals(uow.session, memberships)
     detail["hospitals"] = sorted(({"id": h, "name": names.get(h, ("", str(h)))[1], "role": role}
                                   for h, role in memberships.items()), key=lambda h: h["name"])
+    detail["version"] = access_version(detail["role"], [d["id"] for d in detail["departments"]])
     detail["audit"] = [{"at": entry.at, "actor": entry.actor_name, "action": entry.action,
                         "hospital_name": entry.hospital_name, "before": entry.before or {},
                         "after": entry.after or {}}
@@ -144,6 +148,7 @@ def _removed_detail(uow: UnitOfWork, user_id: uuid.UUID) -> dict[str, Any]:
             "email": user.email, "phone_present": bool(user.phone), "role": None, "departments": [],
             "last_login_at": user.last_login_at, "mitid_linked": False, "blocked": False,
             "never_logged_in": user.last_login_at is None, "email_failed": bool(email and email.email_failed),
+            "version": access_version(None, []),
             "hospitals": sorted(({"id": h, "name": names.get(h, ("", str(h)))[1], "role": role}
                                  for h, role in memberships.items()), key=lambda h: h["name"]),
             "audit": [{"at": e.at, "actor": e.actor_name, "action": e.action, "hospital_name": e.hospital_name,
@@ -317,18 +322,26 @@ def add_to_hospital(uow: UnitOfWork, directory: UserDirectory, caller: Principal
 # --- A3/A5: change access at this hospital ---------------------------------------------------------
 
 def change_access(uow: UnitOfWork, directory: UserDirectory, caller: Principal, hospital_id: uuid.UUID,
-                  user_id: uuid.UUID, *, role: str, departments) -> dict[str, Any]:
+                  user_id: uuid.UUID, *, role: str, departments, version: str | None = None) -> dict[str, Any]:
     """This hospital's role and departments of the user ("Gem ændringer"); no departments removes
-    the user from the hospital. Their other hospitals are not touched."""
+    the user from the hospital. Their other hospitals are not touched.
+
+    Concurrent saves of one user are serialised by a row lock on the user, so each audit row's
+    "before" is what the previous save left. ``version`` (UserDetail.version, what the form was
+    based on) makes a save that would overwrite someone else's change meanwhile a 409 instead."""
     hospital_name = require_hospital(uow, caller, hospital_id)
     admin_repo.lock_user(uow.session, user_id)
     member = require_member(uow, hospital_id, user_id)
+    current = admin_repo.departments_at(uow.session, [user_id], hospital_id)[user_id]
+    if version is not None and version != access_version(member.role, [d.id for d in current]):
+        raise Conflict("The user's access here was changed by someone else after the form was opened; "
+                       "nothing was saved. Load the user again and redo the change.",
+                       errors={"version": ["changed meanwhile"]}, codes={"version": "changed_meanwhile"})
     errors = FieldErrors()
     check_role(errors, role)
     chosen_ids = check_departments(errors, departments, at_least_one=False)
     errors.raise_if_any()
     chosen = _chosen_departments(uow, hospital_id, chosen_ids)
-    current = admin_repo.departments_at(uow.session, [user_id], hospital_id)[user_id]
     before = access_snapshot(member.role, _department_refs(current))
     current_ids, chosen_by_id = {d.id for d in current}, {d.id: d for d in chosen}
     removed = [d for d in current if d.id not in chosen_by_id]

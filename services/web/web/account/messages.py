@@ -41,6 +41,7 @@ PASSWORD_REFUSED = "Adgangskoden opfylder ikke kravene nedenfor."
 PROFILE_CODES = {
     "required": "Skal udfyldes.",
     "too_long": "Er for langt (højst 100 tegn).",
+    "invalid_characters": "Må ikke indeholde tegnene < > & \" $ % ! # ? § ; * ~ / \\ | ^ = [ ] { } ( ).",
     "invalid_email": "Skriv en gyldig e-mailadresse, f.eks. navn@hospital.dk.",
     "invalid_phone": "Skriv et dansk mobilnummer med 8 cifre (gerne med +45 foran) eller et udenlandsk "
                      "nummer med landekode.",

@@ -30,9 +30,13 @@ def user(hospital_id: UUID, user_id: UUID) -> dict[str, Any]:
     return api("GET", f"{BASE}/hospitals/{hospital_id}/users/{user_id}")
 
 
-def change_access(hospital_id: UUID, user_id: UUID, *, role: str, departments: list[str]) -> dict[str, Any]:
-    return api("PUT", f"{BASE}/hospitals/{hospital_id}/users/{user_id}/access",
-               json={"role": role, "departments": departments})
+def change_access(hospital_id: UUID, user_id: UUID, *, role: str, departments: list[str],
+                  version: str | None = None) -> dict[str, Any]:
+    """``version``: UserDetail.version the form showed; identity refuses (409) if the access changed since."""
+    body = {"role": role, "departments": departments}
+    if version:
+        body["version"] = version
+    return api("PUT", f"{BASE}/hospitals/{hospital_id}/users/{user_id}/access", json=body)
 
 
 def change_phone(hospital_id: UUID, user_id: UUID, phone: str) -> dict[str, Any]:

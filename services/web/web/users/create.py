@@ -15,7 +15,9 @@ CREATE_FIELDS = {"username", "first_name", "last_name", "email", "phone", "role"
 UNAVAILABLE = "Login-tjenesten svarer ikke lige nu, så intet blev gemt. Vent lidt, og prøv igen."
 
 
-def _form_value(name: str, limit: int = 200) -> str:
+def _form_value(name: str, limit: int = 1000) -> str:
+    # Above every field's maximum (e-mail: 254), so identity refuses what is too long instead of the
+    # page silently storing a cut value (issue 10: a 230-character e-mail address was cut to 200).
     return (request.form.get(name) or "").strip()[:limit]
 
 

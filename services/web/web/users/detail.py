@@ -45,16 +45,25 @@ def edit(hospital_id: UUID, user_id: UUID):
     user = client.user(hospital_id, user_id)
     role = user.get("role") or "clinician"
     chosen = {str(department["id"]) for department in user.get("departments") or []}
+    # What the form is based on: identity refuses the save if another administrator changed the
+    # user's access here in between (a lost update could re-grant access just taken away).
+    version = user.get("version")
     errors: dict[str, str] = {}
     problems: list[str] = []
     if request.method == "POST":
         role = (request.form.get("role") or "").strip()
         chosen = set(request.form.getlist("departments"))
+        version = request.form.get("version") or None
         try:
-            client.change_access(hospital_id, user_id, role=role, departments=sorted(chosen))
+            client.change_access(hospital_id, user_id, role=role, departments=sorted(chosen), version=version)
         except Rejected as error:
             errors = field_errors(error) or {"": "Ændringerne kunne ikke gemmes. Prøv igen."}
             problems = general_errors(errors, {"role", "departments"})
+            if "version" in errors:  # show what is there now, to be edited again
+                user = client.user(hospital_id, user_id)
+                role = user.get("role") or "clinician"
+                chosen = {str(department["id"]) for department in user.get("departments") or []}
+                version = user.get("version")
         else:
             if not chosen:
                 flash(f"Brugeren har ikke længere adgang til nogen afdeling på {current.name} og er fjernet "
@@ -62,6 +71,7 @@ def edit(hospital_id: UUID, user_id: UUID):
                 return redirect(url_for("users.listing", hospital_id=hospital_id))
             flash("Ændringerne er gemt.", "success")
             return redirect(url_for("users.detail", hospital_id=hospital_id, user_id=user_id))
+    status = (409 if "version" in errors else 422) if errors else 200
     return render_template("users_edit.html", **page_context(current, user=user, role=role, chosen=chosen,
-                                                              errors=errors, problems=problems)), \
-        422 if errors else 200
+                                                              version=version, errors=errors,
+                                                              problems=problems)), status

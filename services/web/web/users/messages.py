@@ -27,8 +27,12 @@ CODES = {
     "no_department": "Vælg mindst én afdeling.",
     "unknown_department": "Afdelingen findes ikke på dette hospital.",
     "too_long": "Teksten er for lang.",
+    "invalid_characters": "Må ikke indeholde tegnene < > & \" $ % ! # ? § ; * ~ / \\ | ^ = [ ] { } ( ).",
     "term_too_short": "Skriv mindst 3 tegn.",
     "already_member": "Brugeren er allerede tilknyttet dit hospital.",
+    "changed_meanwhile": ("Brugerens adgang er blevet ændret af en anden, mens du redigerede, og dine ændringer er "
+                          "ikke gemt. Formularen viser nu de nuværende adgange: ret dem igen, og tryk på "
+                          "Gem ændringer."),
 }
 FALLBACK = "Værdien er ikke gyldig."
 
