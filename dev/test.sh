@@ -32,6 +32,9 @@ trap cleanup EXIT
 export DANBIO_TEST_PG_URL="$(dev/servers/postgres.sh url)"
 export DANBIO_TEST_AMQP_URL="$(dev/servers/rabbitmq.sh url)"
 export DANBIO_TEST_RABBITMQ_CTL="$PWD/dev/servers/rabbitmq.sh"
+# The outage tests (tests/chaos) stop and start the servers with these (start/stop/status).
+export DANBIO_TEST_POSTGRES_CTL="$PWD/dev/servers/postgres.sh"
+export DANBIO_TEST_KEYCLOAK_CTL="$PWD/dev/servers/keycloak.sh"
 export DANBIO_TEST_KEYCLOAK_URL="$(dev/servers/keycloak.sh url)"
 
 python -m pytest "$@"

@@ -7,6 +7,7 @@ demo users seeded through identity's own command. Process logs are in the pytest
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -79,13 +80,22 @@ def stack_sms():
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, principal_keys, stack_smtp, stack_sms):
+    with start_stack(tmp_path_factory.mktemp("e2e-logs"), e2e_broker_url, e2e_databases, keycloak_realm,
+                     principal_keys, stack_smtp, stack_sms) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def start_stack(log_dir, broker_url, databases, keycloak_realm, principal_keys, smtp, sms):
+    """The whole system on ``databases`` (identity, patients, web, notifications URLs) and ``broker_url``,
+    mail to ``smtp``, SMS to ``sms``; stopped when the block ends (tests/chaos builds its own with it)."""
     signing_key, public_pem = principal_keys
-    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    e2e_databases, stack_smtp, stack_sms = databases, smtp, sms
     stack = Stack({
         # identity seals set-password tokens and codes for notifications with this key.
         "DANBIO_SEALING_KEY": generate_key(),
         "DANBIO_PRINCIPAL_PUBLIC_KEY": public_pem,
-        "DANBIO_BROKER_URL": e2e_broker_url,
+        "DANBIO_BROKER_URL": broker_url,
         "DANBIO_RETRY_DELAYS_MS": "50,100,200",
         "DANBIO_RELAY_IDLE_WAIT": "0.5",
         "IDENTITY_DATABASE_URL": e2e_databases["identity"],
