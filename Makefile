@@ -8,7 +8,7 @@ SERVICES := identity patients notifications gateway web
 DATA_SERVICES := identity patients notifications
 STAMP := $(VENV)/.installed
 
-.PHONY: install run migrate seed realm test test-fast fuzz bench clean
+.PHONY: install run migrate seed realm test test-fast fuzz bench load chaos clean
 
 $(STAMP): libs/servicekit/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,19 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	@dev/bench.sh
+
+# Load test (bench/load.py): 50 people through the web UI for 5 minutes; p50/p99 per endpoint.
+# LOAD_USERS / LOAD_SECONDS / LOAD_ADMINS change the run.
+load: $(STAMP)
+	@BENCHES=load dev/bench.sh
+
+# The outage tests (tests/chaos) at full size: RabbitMQ stopped 30 s during 1,000 user creations,
+# each worker SIGKILLed during 300, Keycloak stopped during creations and unlock, PostgreSQL
+# restarted. Prints what went in and came out per outage (and writes it to CHAOS_REPORT if set).
+# It stops and starts the servers of this machine: nobody else may be using them meanwhile.
+chaos: $(STAMP)
+	@CHAOS_USERS=$${CHAOS_USERS:-1000} CHAOS_RABBITMQ_DOWN_SECONDS=$${CHAOS_RABBITMQ_DOWN_SECONDS:-30} \
+		CHAOS_KILL_USERS=$${CHAOS_KILL_USERS:-300} dev/test.sh tests/chaos
 
 clean:
 	rm -rf .data
