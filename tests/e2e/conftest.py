@@ -98,6 +98,7 @@ def start_stack(log_dir, broker_url, databases, keycloak_realm, principal_keys, 
         "DANBIO_BROKER_URL": broker_url,
         "DANBIO_RETRY_DELAYS_MS": "50,100,200",
         "DANBIO_RELAY_IDLE_WAIT": "0.5",
+        "IDENTITY_KEYCLOAK_SWEEP_SECONDS": "1",  # Keycloak users of unfinished creations go within a second
         "IDENTITY_DATABASE_URL": e2e_databases["identity"],
         "PATIENTS_DATABASE_URL": e2e_databases["patients"],
         **keycloak_realm.identity_env(),

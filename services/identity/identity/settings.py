@@ -57,6 +57,12 @@ class IdentitySettings(ServiceSettings):
         doc="comma-separated Fernet keys shared with notifications: seals one-time codes and "
             "set-password tokens on the bus (the first seals)",
     )
+    # issue 10: how often the worker settles Keycloak users whose creation was never recorded.
+    keycloak_sweep_seconds: float = setting(
+        "IDENTITY_KEYCLOAK_SWEEP_SECONDS", default=60.0, parse=parse_positive_float,
+        doc="seconds between the worker's sweeps for Keycloak users left by an unfinished creation "
+            "(Keycloak stopped mid-call, a crash); they are deleted",
+    )
     # issue 5: how often the worker looks for hospitals whose quarterly review became overdue.
     review_check_seconds: float = setting(
         "IDENTITY_REVIEW_CHECK_SECONDS", default=3600.0, parse=parse_positive_float,

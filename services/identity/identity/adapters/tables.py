@@ -201,3 +201,15 @@ federation_audit = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_federation_audit_user_id", federation_audit.c.user_id, federation_audit.c.occurred_at)
+
+# Keycloak users being created (service/keycloak_creations.py). A row is committed before Keycloak
+# is asked and removed in the transaction that records the identity user: a row left behind marks
+# a creation that failed or whose answer was lost (Keycloak stopped mid-request, a crash), whose
+# Keycloak user, if Keycloak made one, the worker deletes.
+keycloak_creations = Table(
+    "keycloak_creations", metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_keycloak_creations_username", keycloak_creations.c.username)

@@ -96,7 +96,7 @@ def _ensure(new_uow: Callable[[], UnitOfWork], directory: UserDirectory, demo: D
             check_new_user(uow, user)
         created = keycloak_id is None
         if created:
-            keycloak_id = create_keycloak_user(directory, user, demo.password)
+            keycloak_id = create_keycloak_user(uow, directory, user, demo.password)
         with deleted_from_keycloak_on_failure(directory, keycloak_id) if created else contextlib.nullcontext():
             if existing is None:
                 record_new_user(uow, user, keycloak_id)

@@ -226,7 +226,7 @@ def create_user(uow: UnitOfWork, directory: UserDirectory, sealer: Sealer | None
                            codes={field: _FIELD_CODES.get(field, "invalid") for field in exc.errors}) from None
     _check_free(uow, new_user)
     try:
-        keycloak_id = create_keycloak_user(directory, new_user, None)
+        keycloak_id = create_keycloak_user(uow, directory, new_user, None)
     except Conflict:
         raise _keycloak_conflict(directory, new_user) from None
     with deleted_from_keycloak_on_failure(directory, keycloak_id):

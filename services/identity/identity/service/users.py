@@ -2,7 +2,8 @@
 
 Keycloak comes first, since it can refuse (a taken username, a password against the policy); then
 identity's rows and the access_changed event are committed together. If anything fails after the
-Keycloak user was created, that user is deleted again: a failed use case keeps nothing.
+Keycloak user was created, that user is deleted again: a failed use case keeps nothing. When that
+cannot be done at once (Keycloak stopped mid-call, a crash), keycloak_creations finds the user later.
 """
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ import uuid
 from datetime import datetime, timezone
 from typing import Iterator
 
-from servicekit.errors import Conflict, ServiceError
+from servicekit.errors import Conflict, InvalidInput, ServiceError
 from servicekit.uow import UnitOfWork
 
 from ..adapters import department_repository, user_repository
 from ..adapters.keycloak_directory import UserDirectory
 from ..domain.users import NewUser, check_departments_in_hospitals
+from . import keycloak_creations
 from .access import record_access_changed
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ def provision_user(uow: UnitOfWork, directory: UserDirectory, new_user: NewUser,
     """Create a user in Keycloak and identity, with memberships and department access; return the id."""
     user = new_user.validated()
     check_new_user(uow, user)
-    keycloak_id = create_keycloak_user(directory, user, password, temporary_password=temporary_password)
+    keycloak_id = create_keycloak_user(uow, directory, user, password, temporary_password=temporary_password)
     with deleted_from_keycloak_on_failure(directory, keycloak_id):
         user_id = record_new_user(uow, user, keycloak_id)
         uow.commit()
@@ -43,11 +45,26 @@ def check_new_user(uow: UnitOfWork, user: NewUser) -> None:
     check_departments_in_hospitals({d: known.get(d) for d in user.departments}, user.memberships)
 
 
-def create_keycloak_user(directory: UserDirectory, user: NewUser, password: str | None, *,
+def create_keycloak_user(uow: UnitOfWork, directory: UserDirectory, user: NewUser, password: str | None, *,
                          temporary_password: bool = False) -> str:
-    """The user in Keycloak, with a password if one is given; return Keycloak's id."""
-    keycloak_id = directory.create_user(username=user.username, email=user.email, first_name=user.first_name,
-                                        last_name=user.last_name, locale=user.locale)
+    """The user in Keycloak, with a password if one is given; return Keycloak's id. The creation is
+    recorded first (keycloak_creations), and ``record_new_user`` in the same uow completes it."""
+    started = keycloak_creations.begin(uow, user.username)
+
+    def create() -> str:
+        return directory.create_user(username=user.username, email=user.email, first_name=user.first_name,
+                                     last_name=user.last_name, locale=user.locale)
+
+    try:
+        try:
+            keycloak_id = create()
+        except Conflict:
+            if not keycloak_creations.remove_earlier_orphan(uow, directory, user.username, started):
+                raise
+            keycloak_id = create()  # the name was only held by an earlier creation that never completed
+    except (Conflict, InvalidInput):
+        keycloak_creations.refused(uow.db, started)  # a clear no: Keycloak made nobody, nothing to settle
+        raise
     if password is not None:
         with deleted_from_keycloak_on_failure(directory, keycloak_id):
             directory.set_password(keycloak_id, password, temporary=temporary_password)
@@ -57,6 +74,7 @@ def create_keycloak_user(directory: UserDirectory, user: NewUser, password: str 
 def record_new_user(uow: UnitOfWork, user: NewUser, keycloak_id: str) -> uuid.UUID:
     """identity's rows for a (validated, checked) user tied to ``keycloak_id``, and the event; no commit."""
     user_id = uuid.uuid4()
+    keycloak_creations.completed(uow, user.username)
     user_repository.insert(uow.session, user_id=user_id, keycloak_id=keycloak_id, username=user.username,
                            first_name=user.first_name, last_name=user.last_name, email=user.email, phone=user.phone,
                            locale=user.locale, registry_admin=user.registry_admin,
