@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: what the gateway adds to an authenticated request.
 
-    .venv/bin/python bench/gateway.py [--seconds S] [--warmup S] [--rounds N]
+    .venv/bin/python bench/gateway.py [--seconds S] [--warmup S] [--rounds N] [--compare-gunicorn]
 
 The same GET — the patients service's ``/regions`` (a database read, ~1 KB of JSON) — is sent
 
@@ -15,11 +15,16 @@ load generator, so the client's own cost is small next to the servers'). Reporte
 p99 latency and the gateway's throughput as a share of the direct one. Targets: at most 2 ms added
 p50, at least 70 % of the direct throughput.
 
-Everything runs as in ``make run``: gunicorn with servicekit's settings (patients and identity 2
-workers x 4 threads; the gateway one process x 16 threads), on fresh PostgreSQL databases, a
+Everything runs as in ``make run``: patients and identity under gunicorn with servicekit's settings
+(2 workers x 4 threads), the gateway under Granian (``python -m gateway serve``, one process x 16
+threads), on fresh PostgreSQL databases, a
 RabbitMQ virtual host of its own (the gateway's principal cache is on only while it consumes
 access changes) and a throwaway Keycloak realm made from deploy/keycloak/realm-danbio.json with a
 user made by identity's own use case. All of it is removed afterwards.
+
+``--compare-gunicorn`` also starts the same gateway under gunicorn's gthread worker (one process x
+16 threads, as the gateway ran before gateway/server.py) and measures it in the same rounds: the
+figures behind the gateway's choice of server.
 
 Servers: ``dev/servers/postgres.sh start``, ``dev/servers/rabbitmq.sh start``,
 ``dev/servers/keycloak.sh start``. The last line of stdout is one JSON object with every figure.
@@ -30,6 +35,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,7 +55,7 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from patients.settings import new_key  # noqa: E402
 from servicekit import testing  # noqa: E402
 from servicekit.principal import generate_keypair, load_private_key, sign  # noqa: E402
-from tests.e2e.harness import Stack  # noqa: E402
+from tests.e2e.harness import Process, Stack, gunicorn_argv  # noqa: E402
 
 TARGET_ADDED_P50_MS = 2.0
 TARGET_THROUGHPUT_SHARE = 0.70
@@ -71,14 +77,19 @@ def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: float) 
     argv = ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "5s"]
     for name, value in headers.items():
         argv += ["-H", f"{name}: {value}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     output = subprocess.run(argv + [url], check=True, capture_output=True, text=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
     if bad or errors:
         raise SystemExit(f"requests failed during the run:\n{output}")
     percentiles = {f"p{p}": to_ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.M)}
+    requests_made = int(re.search(r"(\d+) requests in", output).group(1))
+    wrk_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"requests_per_s": float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1)),
-            "requests": int(re.search(r"(\d+) requests in", output).group(1)), **percentiles}
+            "requests": requests_made, **percentiles,
+            "cpu_ms_per_request_wrk": round(wrk_cpu * 1000 / max(requests_made, 1), 3)}
 
 
 def make_realm(keycloak_url: str) -> tuple[object, str, dict]:
@@ -102,6 +113,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=int, default=8, help="length of each measured run")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured run before each measured one")
     parser.add_argument("--rounds", type=int, default=3, help="direct/gateway alternations; medians are reported")
+    parser.add_argument("--compare-gunicorn", action="store_true",
+                        help="also measure the gateway under gunicorn (gthread), in the same rounds")
     options = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("bench/gateway.py needs wrk: apt-get install wrk", file=sys.stderr)
@@ -133,14 +146,17 @@ def main(argv=None) -> int:
             stack.run("-m", "patients", "load-reference")
             stack.start_web("identity", "identity.app:create_app()", workers=2, threads=4)
             stack.start_web("patients", "patients.app:create_app()", workers=2, threads=4)
-            stack.start_web("gateway", "gateway.app:create_app()", workers=1, threads=16, env={
-                "GATEWAY_PRINCIPAL_SIGNING_KEY": private_pem, "GATEWAY_ISSUER": issuer,
-                "GATEWAY_IDENTITY_URL": identity, "GATEWAY_PATIENTS_URL": patients})
+            gateway_env = {"GATEWAY_PRINCIPAL_SIGNING_KEY": private_pem, "GATEWAY_ISSUER": issuer,
+                           "GATEWAY_IDENTITY_URL": identity, "GATEWAY_PATIENTS_URL": patients}
+            stack.start_web("gateway", "gateway.app:create_app()", workers=1, threads=16, env=gateway_env)
+            if options.compare_gunicorn:
+                start_gunicorn_gateway(stack, gateway_env)
             stack.wait_ready()
-            gateway = stack.url("gateway")
-            testing.wait_for(lambda: requests.get(f"{gateway}/readyz", timeout=2).status_code == 200, timeout=30,
-                             message="the gateway to be ready")
-            figures = run(stack, gateway, patients, options, issuer, signing_key)
+            for name in GATEWAYS:
+                if name in stack.processes:
+                    testing.wait_for(lambda: requests.get(f"{stack.url(name)}/readyz", timeout=2).status_code == 200,
+                                     timeout=30, message=f"{name} to be ready")
+            figures = run(stack, patients, options, issuer, signing_key)
     finally:
         if stack is not None:
             stack.stop()
@@ -151,7 +167,18 @@ def main(argv=None) -> int:
     return 0
 
 
-def run(stack, gateway, patients, options, issuer, signing_key) -> dict:
+GATEWAYS = ("gateway", "gateway_gunicorn")
+
+
+def start_gunicorn_gateway(stack: Stack, env: dict[str, str]) -> None:
+    """The gateway as it ran before gateway/server.py: gunicorn gthread, one process x 16 threads."""
+    url = stack.reserve("gateway_gunicorn")
+    stack._start(Process("gateway_gunicorn", gunicorn_argv("gateway.app:create_app()"),
+                         {**stack.env, **env, "BIND": url.removeprefix("http://"), "WEB_CONCURRENCY": "1",
+                          "WEB_THREADS": "16"}, stack.log_dir / "gateway_gunicorn.log", ready_url=f"{url}/healthz"))
+
+
+def run(stack, patients, options, issuer, signing_key) -> dict:
     from identity.adapters.keycloak_directory import KeycloakUserDirectory
     from identity.domain.users import NewUser
     from identity.runtime import build_runtime
@@ -180,15 +207,20 @@ def run(stack, gateway, patients, options, issuer, signing_key) -> dict:
         # A signed principal lives 30 s: a fresh one for every run.
         "direct": (f"{patients}{PATH}", lambda: {"X-Danbio-Principal": sign(principal, audience="patients",
                                                                               key=signing_key)}),
-        "gateway": (f"{gateway}/api/patients{PATH}", lambda: {"Authorization": f"Bearer {token()}"}),
     }
-    processes = {name: stack.processes[name].popen.pid for name in ("gateway", "patients", "identity")}
+    gateways = [name for name in GATEWAYS if name in stack.processes]
+    for name in gateways:
+        targets[name] = (f"{stack.url(name)}/api/patients{PATH}", lambda: {"Authorization": f"Bearer {token()}"})
+    processes = {name: stack.processes[name].popen.pid for name in (*gateways, "patients", "identity")}
     # Rounds alternate direct and gateway runs, so that a busy moment of the machine does not fall
     # on one side only; each figure is the median over the rounds.
     runs: dict[str, list[dict]] = {}
     for round_number in range(options.rounds):
         for connections in (1, 16):
-            for name, (url, headers) in targets.items():
+            order = list(targets.items())
+            if round_number % 2:  # the gateways in the other order, so neither always follows direct
+                order = order[:1] + order[:0:-1]
+            for name, (url, headers) in order:
                 wrk(url, headers(), connections=connections, seconds=options.warmup)
                 before = {p: cpu_seconds(pid) for p, pid in processes.items()}
                 result = wrk(url, headers(), connections=connections, seconds=options.seconds)
@@ -196,17 +228,40 @@ def run(stack, gateway, patients, options, issuer, signing_key) -> dict:
                     result[f"cpu_ms_per_request_{process}"] = round(
                         (cpu_seconds(pid) - before[process]) * 1000 / result["requests"], 3)
                 runs.setdefault(f"{name}_c{connections}", []).append(result)
-                print(f"round {round_number + 1} {name:8} c={connections:<3} {result}", flush=True)
+                print(f"round {round_number + 1} {name:16} c={connections:<3} {result}", flush=True)
     figures: dict = {"seconds_per_run": options.seconds, "rounds": options.rounds,
                      "load_average_1min_at_end": os.getloadavg()[0]}
     for key, results in runs.items():
         figures[key] = {field: statistics.median(r[field] for r in results) for field in results[0]}
     for connections in (1, 16):
-        direct, through = figures[f"direct_c{connections}"], figures[f"gateway_c{connections}"]
-        figures[f"added_p50_ms_c{connections}"] = round(through["p50"] - direct["p50"], 3)
-        figures[f"added_p99_ms_c{connections}"] = round(through["p99"] - direct["p99"], 3)
-        figures[f"throughput_share_c{connections}"] = round(through["requests_per_s"] / direct["requests_per_s"], 3)
+        direct = figures[f"direct_c{connections}"]
+        for name in gateways:
+            through = figures[f"{name}_c{connections}"]
+            prefix = "" if name == "gateway" else f"{name}_"
+            figures[f"{prefix}added_p50_ms_c{connections}"] = round(through["p50"] - direct["p50"], 3)
+            figures[f"{prefix}added_p99_ms_c{connections}"] = round(through["p99"] - direct["p99"], 3)
+            figures[f"{prefix}throughput_share_c{connections}"] = round(
+                through["requests_per_s"] / direct["requests_per_s"], 3)
+        # Each round's own share: a busy moment of the machine moves both sides of one round.
+        figures[f"throughput_share_c{connections}_per_round"] = [
+            round(g["requests_per_s"] / d["requests_per_s"], 3)
+            for d, g in zip(runs[f"direct_c{connections}"], runs[f"gateway_c{connections}"])]
+    # The share the machine would give were it only CPU-bound: CPU per request of client + service
+    # directly, over client + gateway + service through the gateway (PostgreSQL's part, the same on
+    # both sides, left out, which lowers the figure). Unlike req/s it hardly moves with other
+    # work on the machine.
+    direct = figures["direct_c16"]
+    direct_cpu = direct["cpu_ms_per_request_patients"] + direct["cpu_ms_per_request_wrk"]
+    for name in gateways:
+        through = figures[f"{name}_c16"]
+        through_cpu = (through[f"cpu_ms_per_request_{name}"] + through["cpu_ms_per_request_patients"]
+                       + through["cpu_ms_per_request_identity"] + through["cpu_ms_per_request_wrk"])
+        prefix = "" if name == "gateway" else f"{name}_"
+        figures[f"{prefix}cpu_bound_share_c16"] = round(direct_cpu / through_cpu, 3)
     figures["gateway_cpu_ms_per_request"] = figures["gateway_c16"]["cpu_ms_per_request_gateway"]
+    if "gateway_gunicorn" in gateways:
+        figures["gateway_gunicorn_cpu_ms_per_request"] = figures["gateway_gunicorn_c16"][
+            "cpu_ms_per_request_gateway_gunicorn"]
     figures["patients_cpu_ms_per_request"] = figures["direct_c16"]["cpu_ms_per_request_patients"]
     figures["meets_added_p50"] = figures["added_p50_ms_c1"] <= TARGET_ADDED_P50_MS
     figures["meets_throughput"] = figures["throughput_share_c16"] >= TARGET_THROUGHPUT_SHARE
@@ -240,6 +295,21 @@ def report(figures: dict) -> None:
               f"{figures[f'added_p50_ms_c{c}']:.2f} / {figures[f'added_p99_ms_c{c}']:.2f} ms | "
               f"{direct['requests_per_s']:.0f} | {through['requests_per_s']:.0f} | "
               f"{figures[f'throughput_share_c{c}'] * 100:.0f} % |")
+    if "gateway_gunicorn_c16" in figures:
+        for c in (1, 16):
+            direct, through = figures[f"direct_c{c}"], figures[f"gateway_gunicorn_c{c}"]
+            print(f"| {c}, gateway under gunicorn | | {through['p50']:.2f} / {through['p99']:.2f} ms | "
+                  f"{figures[f'gateway_gunicorn_added_p50_ms_c{c}']:.2f} / "
+                  f"{figures[f'gateway_gunicorn_added_p99_ms_c{c}']:.2f} ms | | {through['requests_per_s']:.0f} | "
+                  f"{figures[f'gateway_gunicorn_throughput_share_c{c}'] * 100:.0f} % |")
+        print(f"gateway CPU per request at 16: Granian {figures['gateway_cpu_ms_per_request']:.2f} ms, gunicorn "
+              f"{figures['gateway_gunicorn_cpu_ms_per_request']:.2f} ms")
+    print("share at 16, each round: " + ", ".join(f"{share * 100:.0f} %"
+                                                 for share in figures["throughput_share_c16_per_round"]))
+    print("share at 16 from CPU per request (client + gateway + service; the machine CPU-bound): "
+          + ", ".join(f"{name} {figures[key] * 100:.0f} %" for name, key in
+                      (("Granian", "cpu_bound_share_c16"), ("gunicorn", "gateway_gunicorn_cpu_bound_share_c16"))
+                      if key in figures))
     print(f"CPU per request: gateway {figures['gateway_cpu_ms_per_request']:.2f} ms, patients service "
           f"{figures['patients_cpu_ms_per_request']:.2f} ms; machine load average at the end "
           f"{figures['load_average_1min_at_end']:.1f}")

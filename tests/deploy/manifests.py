@@ -23,6 +23,14 @@ CRD_DIR = K8S / "crds"
 # Our own images: one per service, built from services/<name>/Dockerfile.
 SERVICES = ("identity", "patients", "notifications", "gateway", "web")
 DATA_SERVICES = ("identity", "patients", "notifications", "web")  # each owns a database
+
+
+def web_command(service: str) -> list[str]:
+    """A service's web process: gunicorn with servicekit's settings; the gateway on Granian
+    (gateway/server.py), with the same BIND / WEB_* environment."""
+    if service == "gateway":
+        return ["python", "-m", "gateway", "serve"]
+    return ["gunicorn", "-c", "python:servicekit.gunicorn_conf", f"{service}.app:create_app()"]
 WORKLOAD_KINDS = ("Deployment", "Job", "StatefulSet", "DaemonSet", "CronJob")
 
 

@@ -1,7 +1,9 @@
 """The container images, read from their Dockerfiles (no Docker here to build them): multi-stage
 from a pinned slim Python, servicekit and the service installed from the repository root, a
-non-root numeric user, gunicorn configured from the environment, the same image for every process."""
+non-root numeric user, the web server (gunicorn; the gateway's Granian) configured from the environment,
+the same image for every process."""
 import fnmatch
+import json
 import re
 
 import pytest
@@ -66,7 +68,7 @@ def test_dockerfile_builds_a_pinned_multi_stage_non_root_image(service):
     assert "BIND=0.0.0.0:8000" in env and "PYTHONDONTWRITEBYTECODE=1" in env
     assert ("EXPOSE", "8000") in runtime
     cmd = [rest for keyword, rest in runtime if keyword == "CMD"][-1]
-    assert cmd == f'["gunicorn", "-c", "python:servicekit.gunicorn_conf", "{service}.app:create_app()"]'
+    assert json.loads(cmd) == manifests.web_command(service)
     installs = " ".join(rest for keyword, rest in steps if keyword == "RUN" and "pip install" in rest)
     assert "/src/libs/servicekit" in installs and f"/src/services/{service}" in installs
 
@@ -95,7 +97,7 @@ def test_kubernetes_runs_the_processes_the_images_provide(overlay):
         for container in manifests.containers(template["spec"]):
             service = manifests.service_of(container["image"])
             command = container["command"]
-            if command[0] == "gunicorn":
+            if command == manifests.web_command(service):
                 cmd = [rest for keyword, rest in instructions(service) if keyword == "CMD"][-1]
                 assert command == yaml.safe_load(cmd)
             else:

@@ -27,7 +27,8 @@ DEFAULT_IS_FINE = {
     ("notifications", "NOTIFICATIONS_DEV_MAILBOX_DIR"): "only read by the development mailbox, which is off",
 }
 DEVELOPMENT_MARKS = ("127.0.0.1", "localhost", "sqlite", "sqla+")
-# Read by gunicorn (servicekit/gunicorn_conf.py), or only there to build another variable.
+# Read by the web server (servicekit/gunicorn_conf.py, gateway/server.py), or only there to build
+# another variable.
 READ_ELSEWHERE = {"BIND", "WEB_CONCURRENCY", "WEB_THREADS", "WEB_TIMEOUT", "FORWARDED_ALLOW_IPS",
                   "RABBITMQ_USERNAME", "RABBITMQ_PASSWORD"}
 # Optional for the service, but a cluster without them is broken.

@@ -117,8 +117,7 @@ def test_each_service_has_its_processes_and_their_companions(overlay):
         assert service in hpas, f"{service}: no HorizontalPodAutoscaler"
         web = deployments[service]
         command = web["spec"]["template"]["spec"]["containers"][0]["command"]
-        assert command[:3] == ["gunicorn", "-c", "python:servicekit.gunicorn_conf"], service
-        assert command[-1] == f"{service}.app:create_app()", service
+        assert command == manifests.web_command(service), service
         assert "replicas" not in web["spec"], f"{service}: the HPA owns the web replicas"
         hpa = hpas[service]
         assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"

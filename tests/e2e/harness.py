@@ -1,5 +1,6 @@
-"""Real service processes for end-to-end tests: gunicorn web processes and workers on free ports,
-started from the repository's own commands, with their logs kept for the failure message.
+"""Real service processes for end-to-end tests: web processes (gunicorn; the gateway on Granian)
+and workers on free ports, started from the repository's own commands, with their logs kept for
+the failure message.
 
 Used by tests/e2e/conftest.py; later end-to-end tests build their own stacks with it."""
 from __future__ import annotations
@@ -27,6 +28,15 @@ def free_port() -> int:
 def gunicorn_argv(app: str) -> list[str]:
     """gunicorn as `make run` starts it (servicekit.gunicorn_conf; BIND etc. from the environment)."""
     return [sys.executable, "-m", "gunicorn", "-c", "python:servicekit.gunicorn_conf", app]
+
+
+# Web processes the Procfile starts otherwise than under gunicorn (same BIND, WEB_* environment).
+WEB_COMMANDS = {"gateway.app:create_app()": [sys.executable, "-m", "gateway", "serve"]}
+
+
+def web_argv(app: str) -> list[str]:
+    """The web process for ``app`` as `make run` starts it."""
+    return WEB_COMMANDS.get(app) or gunicorn_argv(app)
 
 
 @dataclass
@@ -64,7 +74,7 @@ class Process:
     def stop(self) -> None:
         if self.popen is None or self.popen.poll() is not None:
             return
-        # The whole session: gunicorn's master and its workers.
+        # The whole session: the server's master process and its workers.
         os.killpg(self.popen.pid, signal.SIGTERM)
         try:
             self.popen.wait(timeout=20)
@@ -108,7 +118,7 @@ class Stack:
         url = self.reserve(name)
         process_env = {**self.env, **(env or {}), "BIND": url.removeprefix("http://"),
                        "WEB_CONCURRENCY": str(workers), "WEB_THREADS": str(threads)}
-        return self._start(Process(name, gunicorn_argv(app), process_env, self.log_dir / f"{name}.log",
+        return self._start(Process(name, web_argv(app), process_env, self.log_dir / f"{name}.log",
                                    ready_url=f"{url}/healthz"))
 
     def start_worker(self, service: str, *, env: dict[str, str] | None = None) -> Process:
