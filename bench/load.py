@@ -5,7 +5,7 @@
                                    [--wait-min 1] [--wait-max 3] [--target-p99-ms 300]
 
 1. Starts the whole stack as tests/e2e does (tests/e2e/conftest.py start_stack: identity, patients,
-   their workers, the notifications worker, the gateway and the web UI under gunicorn on free ports),
+   their workers, the notifications worker, the gateway (Granian) and the web UI (gunicorn) on free ports),
    on fresh PostgreSQL databases, a RabbitMQ virtual host and a Keycloak realm of its own, and seeds
    the demo data (`identity seed-demo`, the organisation of `patients load-reference`).
 2. Seeds, with identity's own use case (provision_user: Keycloak and identity): at Odense

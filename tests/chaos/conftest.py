@@ -65,6 +65,12 @@ def servers():
             "keycloak": Server("Keycloak", "DANBIO_TEST_KEYCLOAK_CTL")}
 
 
+# A notifications worker killed between claiming a delivery and recording its send leaves the claim
+# leased; when the lease runs out the delivery is sent (again). 300 s in production (longer than
+# any send); 10 s here, so that the test sees it within its wait (local SMTP sends take milliseconds).
+CHAOS_ENV = {"NOTIFICATIONS_SEND_LEASE_SECONDS": "10"}
+
+
 @pytest.fixture(scope="package")
 def chaos_stack(tmp_path_factory, pg_admin_url, keycloak_realm, principal_keys):
     """identity, patients, notifications worker, gateway and web as real processes, on databases and a
@@ -77,7 +83,7 @@ def chaos_stack(tmp_path_factory, pg_admin_url, keycloak_realm, principal_keys):
     try:
         with testing.private_vhost(url, testing.require_env("DANBIO_TEST_RABBITMQ_CTL")) as broker_url, \
                 start_stack(tmp_path_factory.mktemp("chaos-logs"), broker_url, databases, keycloak_realm,
-                            principal_keys, smtp, sms) as stack:
+                            principal_keys, smtp, sms, extra_env=CHAOS_ENV) as stack:
             stack.databases = databases
             yield stack
     finally:

@@ -86,9 +86,10 @@ def stack(tmp_path_factory, e2e_broker_url, e2e_databases, keycloak_realm, princ
 
 
 @contextlib.contextmanager
-def start_stack(log_dir, broker_url, databases, keycloak_realm, principal_keys, smtp, sms):
+def start_stack(log_dir, broker_url, databases, keycloak_realm, principal_keys, smtp, sms, extra_env=None):
     """The whole system on ``databases`` (identity, patients, web, notifications URLs) and ``broker_url``,
-    mail to ``smtp``, SMS to ``sms``; stopped when the block ends (tests/chaos builds its own with it)."""
+    mail to ``smtp``, SMS to ``sms``, ``extra_env`` for every process; stopped when the block ends
+    (tests/chaos builds its own with it)."""
     signing_key, public_pem = principal_keys
     e2e_databases, stack_smtp, stack_sms = databases, smtp, sms
     stack = Stack({
@@ -102,6 +103,7 @@ def start_stack(log_dir, broker_url, databases, keycloak_realm, principal_keys, 
         "IDENTITY_DATABASE_URL": e2e_databases["identity"],
         "PATIENTS_DATABASE_URL": e2e_databases["patients"],
         **keycloak_realm.identity_env(),
+        **(extra_env or {}),
     }, log_dir)
     identity, patients = stack.reserve("identity"), stack.reserve("patients")
     gateway, web = stack.reserve("gateway"), stack.reserve("web")
