@@ -1,6 +1,7 @@
 """Runs last in the end-to-end session (by its name): every e-mail and every SMS the stack sent
-during the session, scanned for CPR-shaped strings (none may hold one; log lines: see
-test_no_cpr_in_logs.py); and every answer with patient data the session got, matched to its audit row."""
+during the session, and every event it published (routing key and body), scanned for CPR-shaped
+strings (none may hold one; log lines: see test_no_cpr_in_logs.py); and every answer with patient
+data the session got, matched to its audit row."""
 from __future__ import annotations
 
 import json
@@ -32,6 +33,23 @@ def test_no_cpr_in_any_mail_or_sms_the_stack_sent(stack):
 PATIENT_DATA_REQUESTS = re.compile(
     r"^(GET /patients/[0-9a-f-]{36}(/platform-status)?|POST /patients/(search|lookup)|"
     r"GET /departments/[0-9a-f-]{36}/patients)$")
+
+
+def test_no_cpr_in_any_event_the_stack_published(stack, e2e_databases):
+    """Every event of the session in each service's outbox: its routing key (the event type) and its
+    body. Patients are named on the bus by their opaque id only."""
+    published = []
+    for service in ("identity", "patients", "notifications"):
+        engine = create_engine(e2e_databases[service])
+        try:
+            with engine.connect() as connection:
+                published += [f"{service} {row.event_type} {row.body}" for row in connection.execute(
+                    text("SELECT event_type, body FROM outbox"))]
+        finally:
+            engine.dispose()
+    assert any(" patients." in line for line in published), "no patients event: is the scan reading the outboxes?"
+    leaks = cpr_leaks(published)
+    assert not leaks, f"{len(leaks)} of {len(published)} events hold something CPR-shaped: {leaks[:3]}"
 
 
 def test_every_patient_read_and_search_of_the_session_left_an_audit_row(stack, e2e_databases):
