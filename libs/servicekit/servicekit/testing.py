@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import threading
 import time
 import uuid
 from typing import Callable, TypeVar
@@ -119,3 +120,19 @@ def wait_for(predicate: Callable[[], T], *, timeout: float = 10.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {value!r})")
         time.sleep(interval)
+
+
+def all_at_once(calls: list[Callable[[], T]], *, timeout: float = 120.0) -> list[T]:
+    """Run the calls in threads released together by a barrier (race tests); their results, in order."""
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index: int, call: Callable[[], T]) -> None:
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return results

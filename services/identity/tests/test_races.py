@@ -10,7 +10,6 @@ together (issue 10, part 4):
 - parallel verification of one SMS code: exactly one set-password token.
 """
 import itertools
-import threading
 import uuid
 
 from sqlalchemy import func, select
@@ -20,26 +19,11 @@ from identity.adapters.tables import admin_audit, set_password_tokens
 from identity.domain.users import NewUser
 from identity.service.users import provision_user
 from servicekit.principal import Principal
+from servicekit.testing import all_at_once
 
 from services.identity.tests.test_password_reset import (identity_env, last_code, outbox,  # noqa: F401
                                                          start)
 from services.identity.tests.user_admin_support import admin_app, admin_runtime, people  # noqa: F401
-
-
-def all_at_once(calls):
-    """Run the calls in threads that start together; their responses, in order."""
-    barrier, responses = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(index, call):
-        barrier.wait()
-        responses[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return responses
 
 
 def access_states(org):

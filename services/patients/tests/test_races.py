@@ -1,33 +1,16 @@
 """Races against the real PostgreSQL, with threads released together: the same CPR created by 20
 departments at once is one patient; 20 departments asking for the same patient from the same
 source at once leave one pending request."""
-import threading
-
 from sqlalchemy import func, select
 
 from patients.adapters.tables import patients, registrations, transfer_requests
 from patients.domain.organisation import parse_organisation
 from patients.service.organisation import bundled_organisation
+from servicekit.testing import all_at_once
 from services.patients.tests.support import CPR_A, ODENSE, new_patient
 
 ALL_DEPARTMENTS = [d.id for d in parse_organisation(bundled_organisation())]
 OTHERS = [d for d in ALL_DEPARTMENTS if d != ODENSE]
-
-
-def all_at_once(calls):
-    """Run the calls in threads that start together; their responses, in order."""
-    barrier, responses = threading.Barrier(len(calls)), [None] * len(calls)
-
-    def run(index, call):
-        barrier.wait()
-        responses[index] = call()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return responses
 
 
 def count(runtime, query):
