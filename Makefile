@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := identity patients notifications gateway web
-DATA_SERVICES := identity patients notifications
+# Each owns a database and migrates it with `python -m <service> migrate` (web: its server-side sessions).
+DATA_SERVICES := identity patients notifications web
 STAMP := $(VENV)/.installed
 
 .PHONY: install run migrate seed realm test test-fast fuzz bench load chaos clean

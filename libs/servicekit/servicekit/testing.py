@@ -136,3 +136,68 @@ def all_at_once(calls: list[Callable[[], T]], *, timeout: float = 120.0) -> list
     for thread in threads:
         thread.join(timeout=timeout)
     return results
+
+
+def migration_drift(migrations_dir, metadata, database_url: str, *,
+                    unmanaged_indexes: tuple[str, ...] = ()) -> list[str]:
+    """Walk a service's Alembic migrations on an empty database: upgrade to head, downgrade to base,
+    upgrade to head again. Returns what went wrong, one line each (empty: nothing did):
+
+    - after each upgrade, every difference Alembic's autogenerate finds between the database and
+      ``metadata`` (the tables the code declares), i.e. what ``alembic revision --autogenerate``
+      would write;
+    - after the downgrade, every table, sequence or enum type left behind (only Alembic's own
+      ``alembic_version`` may stay).
+
+    ``unmanaged_indexes``: indexes a migration makes on purpose with raw SQL that the metadata does
+    not declare (autogenerate would drop them). Each must exist after each upgrade; only its
+    ``remove_index`` difference is then not reported.
+
+    A migration that fails to run raises. ``database_url`` must be a database of its own (see
+    ``create_database``): the walk drops everything the migrations made.
+    """
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from .db import make_engine
+    from .migrations import alembic_config
+
+    config = alembic_config(migrations_dir, database_url)
+    problems: list[str] = []
+    engine = make_engine(database_url, pooled=False)
+
+    def compare(stage: str) -> None:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+            inspector = inspect(connection)
+            indexes = {index["name"] for table in inspector.get_table_names()
+                       for index in inspector.get_indexes(table)}
+        problems.extend(f"{stage}: unmanaged index {name} missing"
+                        for name in unmanaged_indexes if name not in indexes)
+        problems.extend(f"{stage}: {difference!r}" for difference in differences
+                        if not (isinstance(difference, tuple) and difference[0] == "remove_index"
+                                and difference[1].name in unmanaged_indexes))
+
+    def leftovers(stage: str) -> list[str]:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            left = [f"table {name}" for name in inspector.get_table_names() if name != "alembic_version"]
+            if connection.dialect.name == "postgresql":
+                left += [f"sequence {name}" for name in inspector.get_sequence_names()]
+                left += [f"enum type {enum['name']}" for enum in inspector.get_enums()]
+        return [f"{stage}: {item} left behind" for item in left]
+
+    try:
+        command.upgrade(config, "head")
+        compare("after upgrade to head")
+        command.downgrade(config, "base")
+        left = leftovers("after downgrade to base")
+        if left:  # upgrading again would only fail on what is still there
+            return problems + left
+        command.upgrade(config, "head")
+        compare("after downgrade to base and upgrade to head again")
+    finally:
+        engine.dispose()
+    return problems
