@@ -7,6 +7,7 @@ import logging
 import threading
 from typing import Callable
 
+from servicekit.logs import correlation_id, new_correlation_id
 from servicekit.runtime import Runtime
 from servicekit.worker import run_worker
 
@@ -27,6 +28,7 @@ class PeriodicTask:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            correlation_id.set(new_correlation_id())  # one per round, as per request
             try:
                 done = self.task()
                 if done:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from servicekit.logs import correlation_id, new_correlation_id
 from servicekit.worker import run_worker
 
 from .runtime import PatientsRuntime
@@ -21,6 +22,8 @@ class ExpiryLoop:
         self.runtime, self.interval = runtime, interval
 
     def run_once(self) -> int:
+        # One correlation id per round, as per request: its audit rows and log lines belong together.
+        correlation_id.set(new_correlation_id())
         with self.runtime.uow() as uow:
             expired = expire_overdue(uow)
         if expired:
