@@ -106,13 +106,27 @@ def test_front_page_tabs_follow_d3(page, stack):
     page.goto(stack.url("web"))
     expect(page.get_by_role("heading", name="MitID", exact=True)).to_be_visible()
     expect(page.get_by_role("heading", name="Lokal IdP", exact=True)).to_be_visible()
+    # The tabs in D3's order: MitID first, then Lokal IdP, then the advice on which to use.
+    headings = page.locator(".login-options h2").all_inner_texts()
+    assert headings == ["MitID", "Lokal IdP", "Hvilken fane skal jeg bruge?"]
     regions = page.get_by_label("Vælg region").locator("option").all_inner_texts()
     assert regions == ["Region Midtjylland", "Region Syddanmark", "Region Nordjylland"]
-    advice = page.locator(".login-advice").inner_text()
-    assert 'Region Hovedstaden\nBrug fanen "MitID".' in advice
-    assert 'Region Midtjylland\nBrug fanen "Lokal IdP" og vælg Region Midtjylland.' in advice
-    assert ('Region Syddanmark\nBrug først fanen "MitID". Lykkes det ikke, så brug fanen "Lokal IdP" og vælg '
-            'Region Syddanmark.') in advice
+    values = page.get_by_label("Vælg region").locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert values == ["region-midt", "region-syd", "region-nord"]
+    workplaces = page.locator(".login-advice dt").all_inner_texts()
+    advice = page.locator(".login-advice dd").all_inner_texts()
+    assert dict(zip(workplaces, advice)) == {
+        "Privat praksis": 'Brug fanen "MitID".',
+        "Region Hovedstaden": 'Brug fanen "MitID".',
+        "Region Sjælland": 'Brug fanen "MitID".',
+        "Region Midtjylland": 'Brug fanen "Lokal IdP" og vælg Region Midtjylland.',
+        "Region Syddanmark": ('Brug først fanen "MitID". Lykkes det ikke, så brug fanen "Lokal IdP" og vælg '
+                              'Region Syddanmark.'),
+        "Region Nordjylland": ('Brug først fanen "MitID". Lykkes det ikke, så brug fanen "Lokal IdP" og vælg '
+                               'Region Nordjylland.'),
+    }
+    assert workplaces == ["Privat praksis", "Region Hovedstaden", "Region Sjælland", "Region Midtjylland",
+                          "Region Syddanmark", "Region Nordjylland"]
 
 
 def test_a_region_midt_user_logs_in_through_lokal_idp(page, stack, keycloak_realm, new_user, identity_runtime):
@@ -148,3 +162,36 @@ def test_a_region_syd_user_falls_back_to_lokal_idp_when_mitid_fails(page, stack,
     upstream_login(page, keycloak_realm, "region-syd", "syd-laege")
     page.wait_for_url(f"{stack.url('web')}/")
     expect(page.get_by_role("heading", name=re.compile("^Velkommen, Test Bruger"))).to_be_visible()
+
+
+def test_a_region_nord_user_logs_in_through_lokal_idp(page, stack, keycloak_realm, new_user, identity_runtime):
+    user_id, user = new_user()
+    log_in(page, stack, keycloak_realm, user)
+    link(page, stack, keycloak_realm, "Tilknyt til Region Nordjylland", "region-nord", "nord-laege")
+    expect(page.get_by_text("Din bruger er nu tilknyttet Region Nordjylland")).to_be_visible()
+    links = keycloak_realm.admin.get_user_social_logins(user.id)
+    assert [(l["identityProvider"], l["userName"]) for l in links] == [("region-nord", "nord-laege")]
+    log_out(page, stack)
+
+    page.get_by_label("Vælg region").select_option(label="Region Nordjylland")
+    page.get_by_role("button", name="Log ind med lokal IdP").click()
+    upstream_login(page, keycloak_realm, "region-nord", "nord-laege")
+    page.wait_for_url(f"{stack.url('web')}/")
+    expect(page.get_by_role("heading", name=re.compile("^Velkommen, Test Bruger"))).to_be_visible()
+    assert audit(identity_runtime, user_id) == [("region-nord", "link", "accepted"),
+                                                ("region-nord", "login", "accepted")]
+
+
+def test_a_profile_without_an_organisation_is_refused_and_not_kept(page, stack, keycloak_realm, new_user,
+                                                                  identity_runtime):
+    user_id, user = new_user()
+    log_in(page, stack, keycloak_realm, user)
+    link(page, stack, keycloak_realm, "Tilknyt til MitID Pro", "mitid", "mitid-uden-org")
+    expect(page.get_by_text(re.compile(r"ikke knyttet til en organisation \(CVR\)"))).to_be_visible()
+    expect(page.get_by_text(re.compile("Vælg i stedet din erhvervsprofil hos dit hospital eller din praksis"))
+           ).to_be_visible()
+    assert keycloak_realm.admin.get_user_social_logins(user.id) == []
+    attributes = keycloak_realm.admin.get_user(user.id).get("attributes") or {}
+    assert not [name for name in attributes if name.startswith("mitid.")], attributes
+    assert audit(identity_runtime, user_id) == [("mitid", "link", "missing_organisation")]
+    expect(page.get_by_role("button", name="Tilknyt til MitID Pro")).to_be_visible()

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, session, url_for
 
+from servicekit.config import ConfigError
+
 from .adapters.gateway_client import GatewayError, Rejected
 from .api import api
 from .auth import login_required
@@ -74,6 +76,10 @@ class LoginOptions:
             if not w.tabs or set(w.tabs) - {"mitid", "lokal"} or ("lokal" in w.tabs and not w.idp):
                 raise ValueError(f"login options file {path}: workplace {w.name!r} needs tabs from "
                                  "['mitid', 'lokal'] (and an idp with 'lokal')")
+        unknown = sorted(options.aliases - set(IDP_NAMES))
+        if unknown:
+            raise ValueError(f"login options file {path}: unknown identity provider alias(es) {unknown}; "
+                             f"realm danbio's are {sorted(IDP_NAMES)}")
         return options
 
 
@@ -98,8 +104,8 @@ REFUSALS = {
         "og tilknytningen er fjernet. Vælg i stedet din erhvervsprofil hos dit hospital eller din praksis – "
         "ikke din private MitID – og prøv igen."),
     "missing_professional_id": (
-        "Den valgte {idp}-profil er ikke en erhvervsprofil, så tilknytningen er fjernet. Vælg din "
-        "erhvervsprofil (MitID Erhverv) hos dit hospital eller din praksis, og prøv igen."),
+        "Den valgte {idp}-profil er ikke en erhvervsprofil, så den kan ikke bruges til DANBIO, og tilknytningen er "
+        "fjernet. Vælg din erhvervsprofil (MitID Erhverv) hos dit hospital eller din praksis, og prøv igen."),
     "not_linked": "Tilknytningen til {idp} blev ikke gennemført, og intet er ændret. Prøv igen.",
 }
 
@@ -178,7 +184,10 @@ def record_federated_login(alias: str) -> str | None:
 
 def install(app) -> None:
     path = Path(app.extensions["web.settings"].login_options_file or DEFAULT_OPTIONS_FILE)
-    app.extensions["web.login_options"] = LoginOptions.load(path)
+    try:
+        app.extensions["web.login_options"] = LoginOptions.load(path)
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: WEB_LOGIN_OPTIONS_FILE: {exc}") from None
     app.register_blueprint(bp)
     app.add_template_global(options, "login_options")
     app.add_template_global(links, "federation_links")
