@@ -1,11 +1,11 @@
-"""The A4 list (filters, search, pages) and the cross-hospital search of A2 (trigram index,
-minimum term, LIMIT, æøå)."""
+"""The A4 list (filters, search, pages, status and review state) and the cross-hospital search of A2
+(trigram index, minimum term, LIMIT, æøå)."""
 import uuid
 from datetime import datetime, timezone
 
 from sqlalchemy import text
 
-from identity.adapters.tables import users
+from identity.adapters.tables import user_email_status, users
 from identity.service.email_status import apply_delivery_outcome
 from servicekit.events import new_event
 
@@ -65,6 +65,85 @@ def test_status_filters_never_logged_in_and_email_failed(client, people, signed,
     outcome("failed", "2026-12-04T09:00:00+00:00", purpose="access_removed")  # not the welcome mail
     outcome("succeeded", "2026-12-04T08:30:00+00:00")  # a resend went through
     assert names(client.get(f"{base}?status=email_failed", headers=headers).json) == []
+
+
+def test_status_active_is_exactly_the_rows_shown_as_active(client, people, signed, org, admin_runtime):
+    """"Aktiv" on the page is a row with none of the other statuses: the filter returns those rows."""
+    headers = signed(people.admin_a.principal)
+    base = f"/admin/hospitals/{org.OUH}/users"
+    now = datetime.now(timezone.utc)
+    with admin_runtime.db.engine.begin() as connection:
+        connection.execute(users.update().where(users.c.id.in_([people.admin_a.id, people.clinician_a.id,
+                                                                people.user_a.id]))
+                           .values(last_login_at=now))
+        # Signe logged in once, but a later welcome e-mail (e.g. after a new address) bounced.
+        connection.execute(user_email_status.insert().values(user_id=people.user_a.id, email_failed=True,
+                                                             reason="550 no such mailbox", reported_at=now))
+    everyone = {row["username"]: row for row in client.get(base, headers=headers).json["items"]}
+    shown_active = sorted(f"{row['first_name']} {row['last_name']}" for row in everyone.values()
+                          if not (row["blocked"] or row["never_logged_in"] or row["email_failed"]))
+    assert shown_active == ["Anne Admin", "Karen Kliniker"]
+
+    active = client.get(f"{base}?status=active", headers=headers).json
+    assert (names(active), active["total"]) == (shown_active, 2)
+    assert all(not (row["blocked"] or row["never_logged_in"] or row["email_failed"]) for row in active["items"])
+    # Delt Dorthe never logged in, Signe Sekretær's e-mail failed: each under her own status only.
+    assert names(client.get(f"{base}?status=never_logged_in", headers=headers).json) == ["Delt Dorthe"]
+    assert names(client.get(f"{base}?status=email_failed", headers=headers).json) == ["Signe Sekretær"]
+    # Paged after Keycloak was asked: the total is of the whole filtered list.
+    second = client.get(f"{base}?status=active&page=2&per_page=1", headers=headers).json
+    assert (names(second), second["total"]) == (["Karen Kliniker"], 2)
+    assert names(client.get(f"{base}?status=active&department={org.OUH_MED}", headers=headers).json) == []
+
+
+def test_review_state_is_access_changed_since_the_last_documented_review(client, people, signed, org):
+    headers = signed(people.admin_a.principal)
+    base = f"/admin/hospitals/{org.OUH}/users"
+
+    def listed(review, extra=""):
+        page = client.get(f"{base}?review={review}{extra}", headers=headers)
+        assert page.status_code == 200, page.json
+        return names(page.json)
+
+    everyone = ["Anne Admin", "Delt Dorthe", "Karen Kliniker", "Signe Sekretær"]
+    # Never reviewed: everyone's access is still to be looked at.
+    assert (listed("changed"), listed("unchanged")) == (everyone, [])
+    assert client.get(f"{base}?review=unchanged", headers=headers).json["total"] == 0
+
+    assert client.post(f"/admin/hospitals/{org.OUH}/reviews", json={}, headers=headers).status_code == 201
+    assert (listed("changed"), listed("unchanged")) == ([], everyone)
+
+    # After the review: Signe's departments change, Bo (of HGH) is added to OUH; Karen only gets a
+    # phone number (not access); Delt Dorthe's access changes at HGH (not this hospital's review).
+    changed = client.put(f"{base}/{people.user_a.id}/access", headers=headers,
+                         json={"role": "secretary", "departments": [str(org.OUH_MED), str(org.OUH_REU_C)]})
+    assert changed.status_code == 200, changed.json
+    added = client.post(f"{base}/{people.user_b.id}/membership", headers=headers,
+                        json={"role": "clinician", "departments": [str(org.OUH_REU_C)]})
+    assert added.status_code == 201, added.json
+    assert client.put(f"{base}/{people.clinician_a.id}/phone", headers=headers,
+                      json={"phone": "20 12 34 56"}).status_code == 200
+    assert client.put(f"/admin/hospitals/{org.HGH}/users/{people.shared.id}/access",
+                      headers=signed(people.admin_b.principal),
+                      json={"role": "local_admin", "departments": [str(org.HGH_REU)]}).status_code == 200
+
+    assert listed("changed") == ["Bo Bruger", "Signe Sekretær"]
+    assert listed("unchanged") == ["Anne Admin", "Delt Dorthe", "Karen Kliniker"]
+    assert names(client.get(base, headers=headers).json) == sorted(everyone + ["Bo Bruger"])
+    # Combined with the other filters, and counted before paging.
+    assert listed("changed", f"&department={org.OUH_MED}") == ["Signe Sekretær"]
+    assert listed("changed", "&status=never_logged_in&q=bo") == ["Bo Bruger"]
+    page = client.get(f"{base}?review=changed&page=2&per_page=1", headers=headers).json
+    assert (names(page), page["total"]) == (["Signe Sekretær"], 2)
+    # HGH's own review state is its own: never reviewed, so everyone there is changed.
+    hgh = client.get(f"/admin/hospitals/{org.HGH}/users?review=unchanged", headers=signed(people.admin_b.principal))
+    assert hgh.json["items"] == []
+
+    # The next review covers those changes.
+    assert client.post(f"/admin/hospitals/{org.OUH}/reviews", json={}, headers=headers).status_code == 201
+    assert listed("changed") == []
+    bad = client.get(f"{base}?review=soon", headers=headers)
+    assert bad.status_code == 422 and "review" in bad.json["errors"]["query"]
 
 
 def test_search_needs_three_characters_and_finds_partial_case_insensitive_aeoeaa(client, people, signed, org,

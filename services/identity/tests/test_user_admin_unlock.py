@@ -1,10 +1,10 @@
 """A5 blocked users and "Nulstil kode", with the real Keycloak: the lock is cleared, a 72-hour
 reset token goes out sealed in identity.password_reset.link_issued, the unlock is audited."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from identity.adapters.tables import set_password_tokens
+from identity.adapters.tables import set_password_tokens, users
 from identity.app import create_app
 from identity.service.set_password_tokens import digest
 from servicekit import contracts
@@ -28,8 +28,11 @@ def test_blocked_list_filter_and_unlock(client, people, signed, org, admin_runti
                          username=kc_user.username, keycloak_id=kc_user.id, first_name="Låst", last_name="Ude",
                          phone="+4512345678")
     fine_kc = keycloak_realm.create_user()
-    add_person(admin_runtime, memberships={org.OUH: "clinician"}, departments={org.OUH_REU_C},
-               username=fine_kc.username, keycloak_id=fine_kc.id, first_name="Fri", last_name="Fugl")
+    fine = add_person(admin_runtime, memberships={org.OUH: "clinician"}, departments={org.OUH_REU_C},
+                      username=fine_kc.username, keycloak_id=fine_kc.id, first_name="Fri", last_name="Fugl")
+    with admin_runtime.db.engine.begin() as connection:  # "Aktiv" is also: has logged in
+        connection.execute(users.update().where(users.c.id.in_([fine.id, blocked.id]))
+                           .values(last_login_at=datetime.now(timezone.utc)))
     locked_out(keycloak_realm, kc_user)
     headers = signed(people.admin_a.principal)
 

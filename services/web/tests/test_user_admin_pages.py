@@ -105,6 +105,35 @@ def test_filters_search_and_pages_are_sent_to_identity_and_kept_in_the_links(cli
     assert calls(gateway, "GET", "/users")[-1][3] == {"page": 1, "per_page": 25}
 
 
+def test_review_state_filter_is_offered_in_danish_sent_to_identity_and_kept_in_the_links(client, gateway):
+    for number in range(30):
+        gateway.add_user(OUH, f"bruger{number:02}", "Bruger", f"Nummer {number}", departments=[REU_C])
+    page = text(client.get(f"/brugere/{OUH}"))
+    select = re.search(r'<label>Gennemgang\s*<select name="gennemgang">(.*?)</select>', page, re.S)
+    assert select, page
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]+)</option>', select.group(1))
+    assert options == [("", "Alle"), ("changed", "Ændret siden sidste gennemgang"),
+                       ("unchanged", "Uændret siden sidste gennemgang")]
+    assert "review" not in calls(gateway, "GET", "/users")[-1][3]  # "Alle": no filter
+
+    page = text(client.get(f"/brugere/{OUH}?gennemgang=changed&status=active&afdeling={REU_C}"))
+    assert calls(gateway, "GET", "/users")[-1][3] == {"department": REU_C, "status": "active", "review": "changed",
+                                                      "page": 1, "per_page": 25}
+    assert '<option value="changed" selected>' in page and '<option value="unchanged">' in page
+    next_link = re.search(r'<a href="([^"]+)" rel="next">Næste</a>', page).group(1)
+    assert "gennemgang=changed" in next_link and "status=active" in next_link and "side=2" in next_link
+    second = text(client.get(next_link))
+    assert calls(gateway, "GET", "/users")[-1][3]["review"] == "changed" and "Side 2 af 2" in second
+    previous = re.search(r'<a href="([^"]+)" rel="prev">Forrige</a>', second).group(1)
+    assert "gennemgang=changed" in previous
+
+    client.get(f"/brugere/{OUH}?gennemgang=unchanged")
+    assert calls(gateway, "GET", "/users")[-1][3] == {"review": "unchanged", "page": 1, "per_page": 25}
+    # A review state that is not one of ours is not passed on.
+    client.get(f"/brugere/{OUH}?gennemgang=drop")
+    assert calls(gateway, "GET", "/users")[-1][3] == {"page": 1, "per_page": 25}
+
+
 def test_a_local_administrator_cannot_open_another_hospital(client, gateway):
     response = client.get(f"/brugere/{AUH}")
     assert response.status_code == 403 and "Ingen adgang" in text(response)

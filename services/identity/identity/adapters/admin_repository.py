@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, insert, select, text, update
+from sqlalchemy import and_, exists, func, insert, not_, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from ..domain.user_admin import ACCESS_ACTIONS
 from .tables import (USER_SEARCH_EXPRESSION, access_reviews, admin_audit, department_access, departments,
                      hospital_memberships, review_reminders, user_email_status, users)
 
@@ -30,8 +31,21 @@ def departments_of_hospital(session: Session, hospital_id: uuid.UUID) -> list:
 
 # --- users of a hospital ---------------------------------------------------------------------------
 
+def _changed_since_last_review(hospital_id: uuid.UUID):
+    """The user's access at the hospital was created, added or changed after the hospital's last
+    documented review; true for every user of a hospital that was never reviewed."""
+    last_review = (select(func.max(access_reviews.c.reviewed_at))
+                   .where(access_reviews.c.hospital_id == hospital_id).scalar_subquery())
+    changed = exists().where(and_(admin_audit.c.user_id == users.c.id, admin_audit.c.hospital_id == hospital_id,
+                                  admin_audit.c.action.in_(ACCESS_ACTIONS), admin_audit.c.at > last_review))
+    return or_(last_review.is_(None), changed)
+
+
 def _hospital_users_filter(hospital_id: uuid.UUID, *, department_id=None, q_pattern=None,
-                           never_logged_in=False, email_failed=False):
+                           never_logged_in=False, email_failed=False, logged_in_email_ok=False,
+                           changed_since_review: bool | None = None):
+    """``logged_in_email_ok``: what SQL knows of "active" (has logged in, welcome e-mail not failed);
+    the lock state is Keycloak's. ``changed_since_review``: True/False filters by review state."""
     conditions = [hospital_memberships.c.hospital_id == hospital_id]
     if department_id is not None:
         conditions.append(exists().where(and_(department_access.c.user_id == users.c.id,
@@ -43,6 +57,12 @@ def _hospital_users_filter(hospital_id: uuid.UUID, *, department_id=None, q_patt
         conditions.append(users.c.last_login_at.is_(None))
     if email_failed:
         conditions.append(user_email_status.c.email_failed.is_(True))
+    if logged_in_email_ok:
+        conditions.append(users.c.last_login_at.is_not(None))
+        conditions.append(func.coalesce(user_email_status.c.email_failed, False).is_(False))
+    if changed_since_review is not None:
+        changed = _changed_since_last_review(hospital_id)
+        conditions.append(changed if changed_since_review else not_(changed))
     return and_(*conditions)
 
 
@@ -179,7 +199,7 @@ def audit_of_user(session: Session, user_id: uuid.UUID) -> list:
 def access_audit(session: Session, hospital_id: uuid.UUID, *, after: datetime | None, until: datetime) -> list:
     """Access changes at the hospital in (after, until], oldest first."""
     query = (select(admin_audit).where(admin_audit.c.hospital_id == hospital_id,
-                                       admin_audit.c.action.in_(("created", "added_to_hospital", "access_changed")),
+                                       admin_audit.c.action.in_(ACCESS_ACTIONS),
                                        admin_audit.c.at <= until)
              .order_by(admin_audit.c.at, admin_audit.c.id))
     if after is not None:

@@ -46,7 +46,7 @@ def list_hospitals():
 @blp.arguments(UserListQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, UserPageSchema)
 def list_users(hospital_id: uuid.UUID, **query):
-    """The hospital's users: filter by department and status, search by name, username, e-mail."""
+    """The hospital's users: filter by department, status and review state, search by name, username, e-mail."""
     with _uow() as uow:
         return cases.list_users(uow, _directory(), current_principal(), hospital_id, **query)
 

@@ -1,7 +1,7 @@
 """Request and response schemas of user administration (docs/user-administration-api.md)."""
 from marshmallow import Schema, fields, validate
 
-from ..domain.user_admin import STATUSES
+from ..domain.user_admin import REVIEW_STATES, STATUSES
 from ..domain.users import HOSPITAL_ROLES
 
 
@@ -78,7 +78,12 @@ class UserPageSchema(Schema):
 
 class UserListQuerySchema(Schema):
     department = fields.UUID(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES), metadata={
+        "description": "the users whose row shows this status: blocked (Keycloak's lock), never_logged_in, "
+                       "email_failed (welcome e-mail), active (none of these)"})
+    review = fields.String(load_default=None, validate=validate.OneOf(REVIEW_STATES), metadata={
+        "description": "changed: access at this hospital created, added or changed after the hospital's last "
+                       "documented review (every user when it was never reviewed); unchanged: the others"})
     q = fields.String(load_default=None, validate=validate.Length(max=100))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))

@@ -16,6 +16,11 @@ from .phone import InvalidPhone, normalise_phone
 from .users import EMAIL_ADDRESS, HOSPITAL_ROLES, normalise_username
 
 STATUSES = ("active", "blocked", "never_logged_in", "email_failed")
+# A user's review state at one hospital: access created, added or changed there after the hospital's
+# last documented review (every user when it was never reviewed), or not.
+REVIEW_STATES = ("changed", "unchanged")
+# The audit actions that give or change access at a hospital (what a review has to look at again).
+ACCESS_ACTIONS = ("created", "added_to_hospital", "access_changed")
 SEARCH_MIN_TERM = 3
 SEARCH_LIMIT = 50
 REVIEW_INTERVAL_MONTHS = 3

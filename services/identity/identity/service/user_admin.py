@@ -90,20 +90,27 @@ def user_rows(uow: UnitOfWork, directory: UserDirectory, hospital_id: uuid.UUID,
 
 
 def list_users(uow: UnitOfWork, directory: UserDirectory, caller: Principal, hospital_id: uuid.UUID, *,
-               department: uuid.UUID | None = None, status: str | None = None, q: str | None = None,
-               page: int = 1, per_page: int = 25) -> dict[str, Any]:
-    """A hospital's users by name, filtered and paginated (A4's list)."""
+               department: uuid.UUID | None = None, status: str | None = None, review: str | None = None,
+               q: str | None = None, page: int = 1, per_page: int = 25) -> dict[str, Any]:
+    """A hospital's users by name, filtered and paginated (A4's list).
+
+    A status filter returns exactly the users whose row shows that status: ``active`` is a user
+    with none of the others (not blocked, has logged in, welcome e-mail not failed). ``review``:
+    ``changed`` = access here created, added or changed since the hospital's last documented
+    review (everyone when there was none), ``unchanged`` = the others."""
     require_hospital(uow, caller, hospital_id)
     if department is not None:
         check_departments_of_hospital([department], _department_ids(uow, hospital_id))
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
     filters = {"department_id": department, "q_pattern": like_pattern(q.strip()) if q and q.strip() else None,
-               "never_logged_in": status == "never_logged_in", "email_failed": status == "email_failed"}
+               "never_logged_in": status == "never_logged_in", "email_failed": status == "email_failed",
+               "logged_in_email_ok": status == "active",
+               "changed_since_review": None if review is None else review == "changed"}
     start = (page - 1) * per_page
     locks = None
     if status in ("blocked", "active"):
         # Keycloak keeps the lock state and cannot be queried for many users at once: ask for each
-        # of the hospital's (filtered) users, then page.
+        # of the hospital's users that SQL's filters left, then page.
         candidates = admin_repo.hospital_users(uow.session, hospital_id, **filters)
         locks = directory.lock_statuses([row.keycloak_id for row in candidates])
         wanted = status == "blocked"

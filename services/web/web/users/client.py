@@ -16,8 +16,9 @@ def hospitals() -> list[dict[str, Any]]:
 
 
 def users(hospital_id: UUID, *, department: str | None, status: str | None, q: str | None, page: int,
-          per_page: int) -> dict[str, Any]:
-    params = {"department": department, "status": status, "q": q, "page": page, "per_page": per_page}
+          per_page: int, review: str | None = None) -> dict[str, Any]:
+    params = {"department": department, "status": status, "review": review, "q": q, "page": page,
+              "per_page": per_page}
     return api("GET", f"{BASE}/hospitals/{hospital_id}/users",
                params={key: value for key, value in params.items() if value not in (None, "")})
 

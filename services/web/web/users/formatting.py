@@ -5,7 +5,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from . import bp
-from .messages import HOSPITAL_ROLES, STATUSES
+from .messages import HOSPITAL_ROLES, REVIEW_STATES, STATUSES
 
 DANISH_TIME = ZoneInfo("Europe/Copenhagen")
 ROLE_NAMES = dict(HOSPITAL_ROLES) | {"registry_admin": "Registeradministrator"}
@@ -65,4 +65,5 @@ AUDIT_KEYS = {"username": "Brugernavn", "role": "Rolle", "departments": "Afdelin
 
 @bp.app_context_processor
 def user_admin_words():
-    return {"HOSPITAL_ROLES": HOSPITAL_ROLES, "STATUSES": STATUSES, "AUDIT_KEYS": AUDIT_KEYS}
+    return {"HOSPITAL_ROLES": HOSPITAL_ROLES, "STATUSES": STATUSES, "REVIEW_STATES": REVIEW_STATES,
+            "AUDIT_KEYS": AUDIT_KEYS}

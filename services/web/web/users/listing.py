@@ -10,10 +10,11 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from ..auth import login_required
 from . import bp, client
 from .context import administered_hospitals, administrator, hospital, page_context
-from .messages import STATUSES
+from .messages import REVIEW_STATES, STATUSES
 
 PER_PAGE = 25
 STATUS_VALUES = {value for value, _ in STATUSES}
+REVIEW_VALUES = {value for value, _ in REVIEW_STATES}
 
 
 @bp.get("")
@@ -35,6 +36,7 @@ def index():
 
 def _filters() -> dict:
     status = request.args.get("status") or None
+    review = request.args.get("gennemgang") or None
     department = request.args.get("afdeling") or None
     try:
         department = str(UUID(department)) if department else None
@@ -45,6 +47,7 @@ def _filters() -> dict:
     except ValueError:
         page = 1
     return {"status": status if status in STATUS_VALUES else None, "department": department,
+            "review": review if review in REVIEW_VALUES else None,
             "q": (request.args.get("q") or "").strip()[:100] or None, "page": page}
 
 
@@ -54,10 +57,11 @@ def listing(hospital_id: UUID):
     current = hospital(hospital_id)
     filters = _filters()
     answer = client.users(hospital_id, department=filters["department"], status=filters["status"],
-                          q=filters["q"], page=filters["page"], per_page=PER_PAGE)
+                          review=filters["review"], q=filters["q"], page=filters["page"], per_page=PER_PAGE)
     total = int(answer.get("total") or 0)
     pages = max(1, math.ceil(total / int(answer.get("per_page") or PER_PAGE)))
-    query = {"afdeling": filters["department"], "status": filters["status"], "q": filters["q"]}
+    query = {"afdeling": filters["department"], "status": filters["status"], "gennemgang": filters["review"],
+             "q": filters["q"]}
     query = {key: value for key, value in query.items() if value}
     return render_template("users.html", **page_context(current, users=answer.get("items") or [], total=total,
                                                          page=filters["page"], pages=pages, filters=filters,

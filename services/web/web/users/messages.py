@@ -12,6 +12,9 @@ HOSPITAL_ROLES = (("clinician", "Kliniker"), ("secretary", "Sekretær"), ("local
 STATUSES = (("active", "Aktiv"), ("blocked", "Spærret"), ("never_logged_in", "Aldrig logget ind"),
             ("email_failed", "E-mail fejlet"))
 
+# The review state filter of "Brugere": access at this hospital changed since its last documented review.
+REVIEW_STATES = (("changed", "Ændret siden sidste gennemgang"), ("unchanged", "Uændret siden sidste gennemgang"))
+
 FIELD_LABELS = {"username": "Brugernavn", "first_name": "Fornavn", "last_name": "Efternavn", "email": "E-mail",
                 "phone": "Telefon", "role": "Rolle", "departments": "Afdelinger", "q": "Søgning"}
 
