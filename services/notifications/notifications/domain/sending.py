@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
+
+from .masking import mask_email, mask_phone
 
 # Statuses of a delivery and of each attempt.
 QUEUED = "queued"                      # not tried yet / attempt under way (or its worker died)
@@ -49,3 +52,30 @@ def redact(text: str, secrets: list[str]) -> str:
         if secret:
             text = text.replace(secret, "[redacted]")
     return text
+
+
+# What a server or provider answers may quote the recipient ("550 5.1.1 <karen@example.org>:
+# Recipient address rejected", an SMS gateway echoing the msisdn). One pass, leftmost match first:
+#  - an e-mail address (the domain may be missing where the answer was cut short);
+#  - a UUID, kept as it is (our own references, echoed back: not a phone number);
+#  - a phone number: E.164 or any run of 8 or more digits standing alone (not inside a word or
+#    a hex identifier).
+_PERSONAL_DATA = re.compile(
+    r"(?P<email>[\w.!#$%&*+^~-]+@(?:[\w-]+(?:\.[\w-]+)*)?)"
+    r"|(?P<uuid>(?<![0-9A-Za-z])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Za-z]))"
+    r"|(?P<phone>(?<![\w+])\+?\d{8,}(?!\w))")
+
+
+def _mask_match(match: re.Match) -> str:
+    if match.group("email"):
+        return mask_email(match.group("email"))
+    if match.group("phone"):
+        return mask_phone(match.group("phone"))
+    return match.group()
+
+
+def mask_personal_data(text: str) -> str:
+    """``text`` with every e-mail address and phone number in it masked as the recipient is
+    ('550 5.1.1 <karen.kliniker@example.org>: ...' -> '550 5.1.1 <k***@example.org>: ...'),
+    everything else — status codes, reasons, ids — left as it was."""
+    return _PERSONAL_DATA.sub(_mask_match, text)

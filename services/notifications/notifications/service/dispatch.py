@@ -30,7 +30,8 @@ from ..adapters.smtp_sender import OutgoingEmail, SmtpSender, message_id
 from ..adapters.templates import render_email, render_sms
 from ..domain.masking import mask_recipient
 from ..domain.planning import LINK_PURPOSES, carries_secret
-from ..domain.sending import FAILED_PERMANENT, FAILED_TEMPORARY, SENT, SendResult, backoff_seconds, redact
+from ..domain.sending import (FAILED_PERMANENT, FAILED_TEMPORARY, SENT, SendResult, backoff_seconds,
+                               mask_personal_data, redact)
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ class Dispatcher:
         for claim in claims:
             started = time.perf_counter()
             result, secrets = self._send(claim)
-            result = SendResult(result.status, redact(result.response, secrets), result.retry_after)
+            # Before anything logs, stores or publishes the answer: no secret, no address or number.
+            result = SendResult(result.status, mask_personal_data(redact(result.response, secrets)),
+                                result.retry_after)
             del secrets
             self._record(claim, result, elapsed_ms=(time.perf_counter() - started) * 1000)
         return len(claims)
@@ -107,8 +110,8 @@ class Dispatcher:
             text = render_sms(claim.purpose, claim.locale, variables)
             return self.sms.send(SmsMessage(to=claim.recipient, text=text, reference=str(claim.id))), secrets
         except Exception as exc:  # a bug of ours (template, adapter): retried, then reported failed
-            log.error("delivery attempt crashed", extra={"delivery_id": str(claim.id),
-                                                         "error": redact(f"{exc.__class__.__name__}: {exc}", secrets)[:300]})
+            error = mask_personal_data(redact(f"{exc.__class__.__name__}: {exc}", secrets))
+            log.error("delivery attempt crashed", extra={"delivery_id": str(claim.id), "error": error[:300]})
             return SendResult.temporary(f"internal error: {exc.__class__.__name__}"), secrets
 
     # -- step 3: record -------------------------------------------------------------------------
