@@ -29,6 +29,17 @@ def reset_code_issued(sealer: Sealer, code: str, *, user=None, expires_in_minute
             "expires_at": _at(expires_in_minutes)}
 
 
+def added_to_hospital(user: dict) -> dict:
+    return {"user": user, "hospital": HOSPITAL, "added_by": "Birthe Ødegård",
+            "departments": [{"id": str(uuid.uuid4()), "name": "Reumatologisk Ambulatorium, Østfløjen"},
+                            {"id": str(uuid.uuid4()), "name": "Dagafsnit Ø"}]}
+
+
+def access_removed(user: dict) -> dict:
+    return {"user": user, "hospital": HOSPITAL, "removed_at": _at(),
+            "departments": [{"id": str(uuid.uuid4()), "name": "Reumatologisk Sengeafsnit"}]}
+
+
 def review_overdue(admins: list[dict]) -> dict:
     return {"hospital": HOSPITAL, "last_review_at": _at(-100 * 24 * 60), "overdue_since": _at(-10 * 24 * 60),
             "administrators": admins}

@@ -181,6 +181,30 @@ def test_the_same_event_twice_sends_once(notifications, smtp, publish, sealer):
     assert len(rows(notifications, notifications.messaging.inbox)) == 1
 
 
+def test_added_to_another_hospital_and_access_removed_in_a_review_reach_the_user(notifications, smtp, publish):
+    danish = events.person(phone="+4520304050")  # by e-mail only, phone or not
+    english = events.person(name="Anna Smith", email="anna@example.org", locale="en")
+    with NotificationsWorker(notifications):
+        added = publish("identity.user.added_to_hospital", events.added_to_hospital(danish))
+        removed = publish("identity.user.access_removed", events.access_removed(english))
+        testing.wait_for(lambda: len(smtp.received) == 2, message="the two notices")
+        time.sleep(0.3)  # time for a stray SMS or a second mail, were there to be one
+    [welcome_elsewhere] = smtp.mails_to("soeren.aaberg@example.org")
+    message = welcome_elsewhere.message
+    assert str(message["Subject"]) == "Du har fået adgang til DANBIO på Aarhus Universitetshospital, Skejby"
+    assert message["Message-ID"] == f"<{added.id}.0@danbio.example.org>"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Birthe Ødegård har givet dig adgang" in text
+    assert "Reumatologisk Ambulatorium, Østfløjen, Dagafsnit Ø" in text
+    [review] = smtp.mails_to("anna@example.org")
+    # 82 characters with "Subject: ": folded right after the colon (legal); Python's parser keeps the space.
+    assert str(review.message["Subject"]).strip() == \
+        "Your access to DANBIO at Aarhus Universitetshospital, Skejby has changed"
+    assert review.message["Message-ID"] == f"<{removed.id}.0@danbio.example.org>"
+    assert "Reumatologisk Sengeafsnit" in review.message.get_body(preferencelist=("plain",)).get_content()
+    assert sorted((row.channel, row.status) for row in rows(notifications, deliveries)) == [("email", "sent")] * 2
+
+
 def test_review_overdue_reminds_each_local_administrator_in_their_language(notifications, smtp, publish):
     admins = [events.person(name="Jørgen Bæk", email="joergen@example.org"),
               events.person(name="Anna Smith", email="anna@example.org", locale="en")]
