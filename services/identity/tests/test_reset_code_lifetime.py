@@ -20,16 +20,9 @@ from identity.service.password_reset import send_code, start_reset, verify_code
 from identity.service.set_password import InvalidToken, check_token, set_password
 from identity.service.users import provision_user
 from servicekit.errors import InvalidInput
-from servicekit.sealed import Sealer, generate_key
+from servicekit.sealed import Sealer
 
-SEALING_KEY = generate_key()
-OLD_PASSWORD = "Gammel-kode-2026!"
-
-
-@pytest.fixture
-def identity_env(new_database, principal_keys, keycloak_realm):
-    return {"IDENTITY_DATABASE_URL": new_database("identity"), "DANBIO_PRINCIPAL_PUBLIC_KEY": principal_keys[1],
-            "DANBIO_SEALING_KEY": SEALING_KEY, **keycloak_realm.identity_env()}
+from services.identity.tests.test_password_reset import OLD_PASSWORD, SEALING_KEY, identity_env  # noqa: F401
 
 
 @pytest.fixture

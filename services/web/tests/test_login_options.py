@@ -11,9 +11,10 @@ from html import unescape
 import pytest
 
 from servicekit.config import ConfigError
-from servicekit.sealed import generate_key
 from web.app import create_app
 from web.federation import DEFAULT_OPTIONS_FILE, LoginOptions
+
+from services.web.tests.test_user_admin_pages import env  # noqa: F401  (a migrated web database)
 
 D3 = {  # requirement D3: workplace -> the tabs to try, in order (and the region's own IdP)
     "Privat praksis": (("mitid",), None),
@@ -23,18 +24,6 @@ D3 = {  # requirement D3: workplace -> the tabs to try, in order (and the region
     "Region Syddanmark": (("mitid", "lokal"), "region-syd"),
     "Region Nordjylland": (("mitid", "lokal"), "region-nord"),
 }
-
-
-@pytest.fixture
-def env(new_database):
-    from servicekit.migrations import upgrade
-    from web.__main__ import MIGRATIONS_DIR
-
-    url = new_database("web")
-    upgrade(MIGRATIONS_DIR, url)
-    # The OIDC provider is only asked at login, which these tests do not do.
-    return {"WEB_DATABASE_URL": url, "WEB_SESSION_KEY": generate_key(), "DANBIO_KC_WEB_SECRET": "x",
-            "WEB_OIDC_ISSUER": "http://127.0.0.1:9/realms/none"}
 
 
 def options_file(tmp_path, content) -> str:
