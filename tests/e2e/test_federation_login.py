@@ -45,6 +45,14 @@ def audit(identity_runtime, user_id):
             .order_by(federation_audit.c.occurred_at))]
 
 
+def mitid_flag(identity_runtime, user_id) -> bool:
+    """What the user lists show as "MitID tilknyttet" (identity's copy of the link)."""
+    from identity.adapters.tables import users
+
+    with identity_runtime.uow() as uow:
+        return uow.session.execute(select(users.c.mitid_linked).where(users.c.id == user_id)).scalar_one()
+
+
 def test_link_with_the_right_profile_then_log_in_with_mitid(page, stack, keycloak_realm, new_user, identity_runtime):
     user_id, user = new_user()
     log_in(page, stack, keycloak_realm, user)
@@ -53,6 +61,7 @@ def test_link_with_the_right_profile_then_log_in_with_mitid(page, stack, keycloa
     expect(page.get_by_text("Odense Universitetshospital")).to_be_visible()
     links = keycloak_realm.admin.get_user_social_logins(user.id)
     assert [(l["identityProvider"], l["userName"]) for l in links] == [("mitid", "mitid-laege")]
+    assert mitid_flag(identity_runtime, user_id) is True
 
     log_out(page, stack)
     page.get_by_role("link", name="Fortsæt til MitID").click()
@@ -67,6 +76,7 @@ def test_link_with_the_right_profile_then_log_in_with_mitid(page, stack, keycloa
     expect(page.get_by_text("Tilknytningen til MitID er fjernet.")).to_be_visible()
     assert keycloak_realm.admin.get_user_social_logins(user.id) == []
     assert audit(identity_runtime, user_id)[-1] == ("mitid", "unlink", "accepted")
+    assert mitid_flag(identity_runtime, user_id) is False
 
 
 def test_a_profile_without_the_authorisation_is_refused_and_not_kept(page, stack, keycloak_realm, new_user,

@@ -109,6 +109,27 @@ def test_locks_grow_longer_and_the_fourth_is_permanent(fast_realm, principal_key
     directory = directory_for(fast_realm, principal_keys)
     status = directory.brute_force_status(user.id)
     assert (status.locked, status.permanent) == (True, True)
+    # The user lists find a permanent lockout in one query, however old the failures are.
+    assert directory.permanently_locked_ids() == {user.id}
+    assert directory.locked_users([user.id, fast_realm.create_user().id]) == {user.id}
     directory.clear_brute_force(user.id)
     assert directory.brute_force_status(user.id).locked is False
+    assert directory.permanently_locked_ids() == set() and directory.locked_users([user.id]) == set()
     assert fast_realm.password_grant(user.username, user.password).status_code == 200
+
+
+@pytest.mark.parametrize("events", [{"eventsEnabled": False}, {"enabledEventTypes": ["LOGIN"]},
+                                    {"eventsExpiration": 60}], ids=["off", "without-failures", "kept-too-short"])
+def test_a_realm_that_does_not_keep_failures_is_asked_user_by_user(keycloak_url, principal_keys, events):
+    """Where the event store cannot tell who failed lately, the lock is still found: each user is asked."""
+    realm = create_test_realm(keycloak_url, overrides=events)
+    try:
+        locked_user, fine = realm.create_user(), realm.create_user()
+        for _ in range(2):
+            assert refused(realm, locked_user, "forkert-kode-123")
+        wait_for(lambda: locked(realm, locked_user), timeout=5, message="the user locked")
+        directory = directory_for(realm, principal_keys)
+        assert directory.lockout_policy().failures_recorded is False
+        assert directory.locked_users([locked_user.id, fine.id]) == {locked_user.id}
+    finally:
+        delete_test_realm(realm)

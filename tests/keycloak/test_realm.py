@@ -153,7 +153,10 @@ def test_identity_admin_holds_only_the_user_roles(admin, realm):
     management = client(admin, "realm-management")
     roles = admin.get_client_roles_of_user(account["id"], management["id"])
     # view-realm (read-only): identity shows the realm's password policy on the set-password pages.
-    assert sorted(r["name"] for r in roles) == ["manage-users", "query-users", "view-realm", "view-users"]
+    # view-events (read-only): the users with a recent failed login are the only ones that can be
+    # temporarily locked; user lists ask Keycloak about those alone.
+    assert sorted(r["name"] for r in roles) == ["manage-users", "query-users", "view-events", "view-realm",
+                                                "view-users"]
 
     token = realm.client_token("identity-admin", realm.secrets["DANBIO_KC_IDENTITY_SECRET"])
     headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -163,6 +166,11 @@ def test_identity_admin_holds_only_the_user_roles(admin, realm):
     # view-realm reads the realm's settings (and so its roles) but changes nothing of it.
     assert requests.put(admin_api, json={"passwordPolicy": "length(1)"}, headers=headers, timeout=30).status_code == 403
     assert requests.post(f"{admin_api}/roles", json={"name": "x"}, headers=headers, timeout=30).status_code == 403
+    # view-events reads the failed logins, but can neither delete them nor stop them being kept.
+    assert requests.get(f"{admin_api}/events", headers=headers, timeout=30).status_code == 200
+    assert requests.delete(f"{admin_api}/events", headers=headers, timeout=30).status_code == 403
+    assert requests.put(f"{admin_api}/events/config", json={"eventsEnabled": False}, headers=headers,
+                        timeout=30).status_code == 403
 
 
 def test_test_client_tokens_carry_the_gateway_audience(realm):

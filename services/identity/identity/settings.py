@@ -63,6 +63,12 @@ class IdentitySettings(ServiceSettings):
         doc="seconds between the worker's sweeps for Keycloak users left by an unfinished creation "
             "(Keycloak stopped mid-call, a crash); they are deleted",
     )
+    # issue 10: how often the worker copies Keycloak's MitID links (service/mitid_links.py).
+    mitid_sweep_seconds: float = setting(
+        "IDENTITY_MITID_SWEEP_SECONDS", default=300.0, parse=parse_positive_float,
+        doc="seconds between the worker's copies of Keycloak's MitID links into identity (a link "
+            "made or removed outside identity's own pages shows in user lists after at most this)",
+    )
     # issue 5: how often the worker looks for hospitals whose quarterly review became overdue.
     review_check_seconds: float = setting(
         "IDENTITY_REVIEW_CHECK_SECONDS", default=3600.0, parse=parse_positive_float,

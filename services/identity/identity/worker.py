@@ -1,6 +1,7 @@
-"""identity's worker: servicekit's outbox relay and consumers, plus two periodic tasks: the check
-that reminds administrators of an overdue quarterly review, and the sweep that deletes Keycloak
-users whose creation identity never recorded (`python -m identity worker`)."""
+"""identity's worker: servicekit's outbox relay and consumers, plus three periodic tasks: the check
+that reminds administrators of an overdue quarterly review, the sweep that deletes Keycloak users
+whose creation identity never recorded, and the copy of Keycloak's MitID links
+(`python -m identity worker`)."""
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ from servicekit.worker import run_worker
 
 from .adapters.keycloak_directory import KeycloakUserDirectory
 from .handlers import HANDLERS
-from .service import keycloak_creations
+from .service import keycloak_creations, mitid_links
 from .service.reviews import remind_overdue_reviews
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ def periodic_tasks(runtime: Runtime) -> list[PeriodicTask]:
         # Advisory locks keep a sweep off creations still running (service/keycloak_creations.py).
         PeriodicTask("keycloak-creations", lambda: keycloak_creations.sweep(runtime.db, directory),
                      interval=settings.keycloak_sweep_seconds),
+        PeriodicTask("mitid-links", lambda: mitid_links.sweep(runtime.uow, directory),
+                     interval=settings.mitid_sweep_seconds),
     ]
 
 

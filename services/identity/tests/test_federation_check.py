@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from identity.adapters.keycloak_federation import FederatedLink
-from identity.adapters.tables import federation_audit
+from identity.adapters.tables import federation_audit, users
 from identity.domain.federation import (CLAIMS, MISSING_AUTHORISATION, MISSING_ORGANISATION,
                                         MISSING_PROFESSIONAL_ID, ProfessionalProfile, attribute)
 from identity.domain.users import NewUser
@@ -149,6 +149,12 @@ def audit(runtime, user_id):
             .order_by(federation_audit.c.occurred_at))]
 
 
+def mitid_flag(runtime, user_id) -> bool:
+    """identity's copy of the MitID link, which the user lists show (service/mitid_links.py)."""
+    with runtime.uow() as uow:
+        return uow.session.execute(select(users.c.mitid_linked).where(users.c.id == uuid.UUID(user_id))).scalar_one()
+
+
 def web_message(problem: dict, alias: str) -> str:
     from web.federation import refusal_message  # the web UI's Danish text for identity's answer
 
@@ -172,6 +178,7 @@ def test_a_refused_profile_is_unlinked_audited_and_the_reason_named(app, runtime
         ("mitid", "link", reason, PROFILES[reason][1], (claims.get("professional_uuid") or [None])[0],
          (claims.get("organisation_cvr") or [None])[0])]
 
+    assert mitid_flag(runtime, principal.subject) is False
     message = web_message(response.json, "mitid")
     assert message.startswith(f"Den valgte MitID-profil {WHAT_WAS_WRONG[reason]}"), message
     assert "tilknytningen er fjernet" in message
@@ -193,6 +200,21 @@ def test_the_right_profile_is_kept_and_audited(app, runtime, signed, federation,
     state = app.test_client().get("/me/federation", headers=signed(principal)).json["links"]
     assert [(link["alias"], link["linked"]) for link in state] == [
         ("mitid", False), ("region-midt", False), ("region-syd", False), ("region-nord", True)]
+    assert mitid_flag(runtime, principal.subject) is False  # a regional link is not a MitID link
+
+
+def test_the_mitid_flag_follows_a_kept_link_and_its_removal(app, runtime, signed, federation, person):
+    principal, keycloak_id = person
+    federation.link(keycloak_id, "mitid", "mitid-laege", claims_of("accepted"))
+    assert mitid_flag(runtime, principal.subject) is False  # Keycloak linked; identity has not looked yet
+    assert app.test_client().post("/me/federation/mitid/check", headers=signed(principal)).status_code == 200
+    assert mitid_flag(runtime, principal.subject) is True
+    assert app.test_client().delete("/me/federation/mitid", headers=signed(principal)).status_code == 204
+    assert mitid_flag(runtime, principal.subject) is False
+    # A link identity never checked (the browser closed after Keycloak linked) shows from the first login.
+    federation.link(keycloak_id, "mitid", "mitid-laege", claims_of("accepted"))
+    assert app.test_client().post("/me/federation/mitid/logins", headers=signed(principal)).status_code == 204
+    assert mitid_flag(runtime, principal.subject) is True
 
 
 def test_a_check_without_a_link_changes_nothing(app, runtime, signed, federation, person):
@@ -222,6 +244,7 @@ def test_a_login_with_a_profile_that_no_longer_qualifies_is_refused(app, runtime
     assert response.json["codes"] == {"profile": reason}
     assert federation.logged_out == [keycloak_id]
     assert federation.unlinked == [] and "mitid" in federation.links(keycloak_id)
+    assert mitid_flag(runtime, principal.subject) is True  # still linked, only this login refused
     assert [row[:3] for row in audit(runtime, principal.subject)] == [("mitid", "login", reason)]
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from identity.adapters.tables import user_email_status, users
 from identity.service.email_status import apply_delivery_outcome
+from identity.service import mitid_links
 from servicekit.events import new_event
 
 from services.identity.tests.user_admin_support import add_person, admin_app, admin_runtime, client, people  # noqa: F401
@@ -177,14 +178,29 @@ def test_search_uses_the_trigram_index(admin_runtime, people):
     assert "ix_users_search_trgm" in plan, plan
 
 
-def test_rows_show_a_linked_mitid_login_from_keycloak(client, people, signed, org, admin_runtime, keycloak_realm):
+def test_rows_show_a_mitid_link_made_in_keycloak_after_the_workers_sweep(client, people, signed, org, admin_runtime,
+                                                                         keycloak_realm, admin_app):
     linked_kc, plain_kc = keycloak_realm.create_user(), keycloak_realm.create_user()
     linked = add_person(admin_runtime, memberships={org.OUH: "clinician"}, departments={org.OUH_REU_C},
                         username=linked_kc.username, keycloak_id=linked_kc.id, phone="+4512345678")
     add_person(admin_runtime, memberships={org.OUH: "clinician"}, departments={org.OUH_REU_C},
                username=plain_kc.username, keycloak_id=plain_kc.id)
     keycloak_realm.admin.add_user_social_login(linked_kc.id, "mitid", f"mitid-{uuid.uuid4().hex[:8]}", "mitid-bruger")
-    rows = {row["username"]: row for row in client.get(f"/admin/hospitals/{org.OUH}/users?per_page=100",
-                                                        headers=signed(people.admin_a.principal)).json["items"]}
-    assert (rows[linked.username]["mitid_linked"], rows[linked.username]["phone_present"]) == (True, True)
-    assert (rows[plain_kc.username]["mitid_linked"], rows[plain_kc.username]["phone_present"]) == (False, False)
+    directory = admin_app.extensions["identity.directory"]
+
+    def rows() -> dict:
+        return {row["username"]: row for row in client.get(f"/admin/hospitals/{org.OUH}/users?per_page=100",
+                                                           headers=signed(people.admin_a.principal)).json["items"]}
+
+    # Linked past identity (here: Keycloak's admin API): the list shows it from the worker's next sweep.
+    assert rows()[linked.username]["mitid_linked"] is False
+    assert mitid_links.sweep(admin_runtime.uow, directory) >= 1
+    shown = rows()
+    assert (shown[linked.username]["mitid_linked"], shown[linked.username]["phone_present"]) == (True, True)
+    assert (shown[plain_kc.username]["mitid_linked"], shown[plain_kc.username]["phone_present"]) == (False, False)
+    detail = client.get(f"/admin/hospitals/{org.OUH}/users/{linked.id}", headers=signed(people.admin_a.principal))
+    assert detail.json["mitid_linked"] is True
+    keycloak_realm.admin.delete_user_social_login(linked_kc.id, "mitid")
+    assert mitid_links.sweep(admin_runtime.uow, directory) >= 1
+    assert rows()[linked.username]["mitid_linked"] is False
+    assert mitid_links.sweep(admin_runtime.uow, directory) == 0  # nothing left to change

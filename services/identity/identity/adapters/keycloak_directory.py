@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator, Protocol
@@ -29,6 +30,16 @@ log = logging.getLogger(__name__)
 # issue 5: concurrent admin API calls when many users' states are needed; the alias of MitID's broker.
 PARALLEL_CALLS = 8
 MITID_PROVIDER = "mitid"
+# issue 10: the failed logins (event types) that can lock a user: Keycloak's brute-force detection
+# counts wrong credentials in every flow that asks for them, and the event is the flow's error.
+# deploy/keycloak/realm-danbio.json stores these events.
+FAILURE_EVENT_TYPES = ("LOGIN_ERROR", "RESET_PASSWORD_ERROR", "IDENTITY_PROVIDER_FIRST_LOGIN_ERROR",
+                       "IDENTITY_PROVIDER_POST_LOGIN_ERROR", "IDENTITY_PROVIDER_LINK_ACCOUNT_ERROR")
+# Identity's and Keycloak's clocks may differ a little; a failure this much older is still read.
+CLOCK_MARGIN_SECONDS = 60
+POLICY_TTL_SECONDS = 60.0
+# More permanent lockouts or recent failures than this are not read in one call: each user is asked.
+READ_CAP = 1000
 # Connections to Keycloak kept alive per process. Each request thread may ask PARALLEL_CALLS at once
 # (a user list); with requests' default of 10, a loaded process threw connections away and opened
 # new ones for every call (found by bench/load.py: "Connection pool is full, discarding connection").
@@ -67,6 +78,12 @@ class UserDirectory(Protocol):
     def service_account_client(self, keycloak_id: str) -> str | None:
         """The client id whose service account this Keycloak user is; None for people and unknown ids."""
 
+    def locked_users(self, keycloak_ids) -> set[str]:
+        """Those of the ids that are locked out now (temporarily or permanently)."""
+
+    def mitid_linked_ids(self) -> set[str]:
+        """Every user of the realm with a MitID link."""
+
 
 class KeycloakUserDirectory:
     """UserDirectory over python-keycloak's KeycloakAdmin, with client credentials."""
@@ -75,6 +92,8 @@ class KeycloakUserDirectory:
         self.settings = settings
         self._admin: KeycloakAdmin | None = None
         self._lock = threading.Lock()
+        self._policy: LockoutPolicy | None = None
+        self._policy_read_at = 0.0
 
     def _client(self) -> KeycloakAdmin:
         if not self.settings.keycloak_client_secret:
@@ -153,49 +172,88 @@ class KeycloakUserDirectory:
         username = str(user.get("username") or "")
         return username[len(RESERVED_USERNAME_PREFIX):] if username.startswith(RESERVED_USERNAME_PREFIX) else None
 
-    # issue 5: user administration — the lock state of many users at once, and MitID links.
-    def lock_statuses(self, keycloak_ids) -> dict[str, LockStatus]:
-        """Keycloak id -> LockStatus, asked in parallel (Keycloak has no bulk query for it). A user
-        Keycloak no longer has counts as not locked."""
-        return self._per_user(keycloak_ids, self._lock_status_or_unlocked)
+    # issue 5: user administration — which of many users are locked out, and who has linked MitID.
+    def locked_users(self, keycloak_ids) -> set[str]:
+        """The Keycloak ids among ``keycloak_ids`` that Keycloak has locked out now, temporarily or
+        permanently. A user Keycloak no longer has is not locked.
 
-    def mitid_links(self, keycloak_ids) -> dict[str, bool]:
-        """Keycloak id -> whether the user has linked a MitID login (identity provider 'mitid')."""
-        return self._per_user(keycloak_ids, self._mitid_linked)
+        Keycloak answers the lock state one user at a time; asking it for each user made a list
+        page 50 admin calls (issue 10's load test: p99 450 ms). Instead: the permanently locked are
+        one query (disabled with reason permanentLockout), and a temporary lock only follows a
+        failed login within the realm's longest lock, which the event store lists, so only users
+        with such a failure are asked one by one. Where the realm does not record those failures,
+        or there are too many of them to read (an attack), every user is asked, as before."""
+        ids = list(dict.fromkeys(keycloak_ids))
+        if not ids:
+            return set()
+        policy = self.lockout_policy()
+        if not policy.protected:
+            return set()
+        permanent = recent = None
+        if policy.failures_recorded:
+            with ThreadPoolExecutor(max_workers=2) as pool:  # two independent reads: at once
+                asked_permanent = pool.submit(self.permanently_locked_ids)
+                recent = pool.submit(self._recently_failed_ids, policy).result()
+                permanent = asked_permanent.result()
+        if permanent is None or recent is None:
+            asked = self._per_user(ids, self._lock_status_or_unlocked)
+            return {key for key, status in asked.items() if status.locked}
+        to_ask = [key for key in ids if key in recent and key not in permanent]
+        temporary = self._per_user(to_ask, self._temporarily_locked)
+        return {key for key in ids if key in permanent or temporary.get(key)}
 
-    def user_states(self, keycloak_ids) -> dict[str, tuple[LockStatus, bool]]:
-        """Keycloak id -> (LockStatus, MitID linked): what a list of users shows, with two admin API
-        calls per user instead of three (the user's representation carries both the permanent
-        lockout and the linked identity providers; only the temporary lock needs its own call).
-        A user Keycloak no longer has counts as neither locked nor linked."""
-        return self._per_user(keycloak_ids, self._state_or_nothing)
+    def lockout_policy(self) -> "LockoutPolicy":
+        """The realm's brute-force and event settings, read at most every POLICY_TTL_SECONDS (they
+        are configuration; a change shows within that time)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._policy is not None and now - self._policy_read_at < POLICY_TTL_SECONDS:
+                return self._policy
+        with keycloak_errors():
+            realm = self._client().get_realm(self.settings.keycloak_realm)
+        policy = LockoutPolicy.of_realm(realm)
+        with self._lock:
+            self._policy, self._policy_read_at = policy, now
+        return policy
 
-    def _state_or_nothing(self, keycloak_id: str) -> tuple[LockStatus, bool]:
+    def mitid_linked_ids(self) -> set[str]:
+        """Keycloak ids of every user of the realm with a MitID link (identity's worker keeps its
+        copy of the links in step with this; the list pages read the copy)."""
+        with keycloak_errors():
+            users = self._client().get_users({"idpAlias": MITID_PROVIDER, "briefRepresentation": "true"})
+        return {user["id"] for user in users}
+
+    def permanently_locked_ids(self) -> set[str] | None:
+        """Every permanently locked user of the realm; None when there are too many to read."""
+        with keycloak_errors():
+            users = self._client().get_users({"enabled": "false", "q": "disabledReason:permanentLockout",
+                                              "briefRepresentation": "true", "first": 0, "max": READ_CAP})
+        return None if len(users) >= READ_CAP else {user["id"] for user in users}
+
+    def _recently_failed_ids(self, policy: "LockoutPolicy") -> set[str] | None:
+        """Users with a recorded failure recent enough to lock them now; None when there are too
+        many to read (the caller then asks each user)."""
+        since_ms = int((time.time() - policy.window_seconds - CLOCK_MARGIN_SECONDS) * 1000)
+        with keycloak_errors():
+            events = self._client().get_events({"type": list(FAILURE_EVENT_TYPES), "dateFrom": str(since_ms),
+                                                "first": 0, "max": READ_CAP})
+        if len(events) >= READ_CAP:
+            log.warning("too many recent login failures to read; asking Keycloak for each user's lock")
+            return None
+        return {event["userId"] for event in events if event.get("userId")}
+
+    def _temporarily_locked(self, keycloak_id: str) -> bool:
         try:
             with keycloak_errors():
-                client = self._client()
-                user = client.get_user(keycloak_id)
-                status = client.get_bruteforce_detection_status(keycloak_id)
+                return bool(self._client().get_bruteforce_detection_status(keycloak_id).get("disabled"))
         except NotFound:
-            return LockStatus(locked=False, permanent=False, failures=0), False
-        permanent = _permanently_locked(user)
-        linked = any(link.get("identityProvider") == MITID_PROVIDER for link in user.get("federatedIdentities") or [])
-        return LockStatus(locked=permanent or bool(status.get("disabled")), permanent=permanent,
-                          failures=int(status.get("numFailures") or 0)), linked
+            return False
 
     def _lock_status_or_unlocked(self, keycloak_id: str) -> LockStatus:
         try:
             return self.brute_force_status(keycloak_id)
         except NotFound:
             return LockStatus(locked=False, permanent=False, failures=0)
-
-    def _mitid_linked(self, keycloak_id: str) -> bool:
-        try:
-            with keycloak_errors():
-                links = self._client().get_user_social_logins(keycloak_id)
-        except NotFound:
-            return False
-        return any(link.get("identityProvider") == MITID_PROVIDER for link in links or [])
 
     def _per_user(self, keycloak_ids, ask):
         ids = list(dict.fromkeys(keycloak_ids))
@@ -204,6 +262,25 @@ class KeycloakUserDirectory:
         self._client()  # fails fast (503) before any thread starts
         with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(ids))) as pool:
             return dict(zip(ids, pool.map(ask, ids)))
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """What identity needs of the realm's settings to tell locked users from the others."""
+
+    protected: bool          # brute-force detection is on
+    window_seconds: int      # a temporary lock ends at most this long after the failure that set it
+    failures_recorded: bool  # the event store keeps every failure that can lock, for at least the window
+
+    @classmethod
+    def of_realm(cls, realm: dict) -> "LockoutPolicy":
+        window = max(int(realm.get("maxFailureWaitSeconds") or 0), int(realm.get("minimumQuickLoginWaitSeconds") or 0))
+        # No types listed means Keycloak stores every type it stores by default (the failures among them).
+        types = set(realm.get("enabledEventTypes") or FAILURE_EVENT_TYPES)
+        kept = int(realm.get("eventsExpiration") or 0)  # seconds; 0 or none: kept until deleted
+        return cls(protected=bool(realm.get("bruteForceProtected")), window_seconds=window,
+                   failures_recorded=bool(realm.get("eventsEnabled")) and set(FAILURE_EVENT_TYPES) <= types
+                   and (kept == 0 or kept >= window + CLOCK_MARGIN_SECONDS))
 
 
 def _permanently_locked(user: dict) -> bool:

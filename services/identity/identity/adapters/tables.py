@@ -1,6 +1,6 @@
 """The identity service's tables."""
 from sqlalchemy import (Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, PrimaryKeyConstraint,
-                        String, Table, Uuid, func)
+                        String, Table, Uuid, false, func)
 
 from servicekit.db import new_metadata
 from servicekit.messaging.tables import define_messaging_tables
@@ -38,6 +38,9 @@ users = Table(
     Column("registry_admin", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_login_at", DateTime(timezone=True)),
+    # Keycloak holds the link; this copy lets a list of users show it without asking for each one
+    # (service/mitid_links.py keeps it in step).
+    Column("mitid_linked", Boolean, nullable=False, server_default=false()),
 )
 # Usernames are unique whatever their case, as in Keycloak.
 Index("uq_users_username_lower", func.lower(users.c.username), unique=True)

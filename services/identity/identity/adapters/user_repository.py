@@ -60,3 +60,18 @@ def set_last_login(session: Session, user_id: uuid.UUID, at: datetime) -> None:
 
 def set_phone(session: Session, user_id: uuid.UUID, phone: str | None) -> None:
     session.execute(update(users).where(users.c.id == user_id).values(phone=phone))
+
+
+def set_mitid_linked(session: Session, user_id: uuid.UUID, linked: bool) -> None:
+    session.execute(update(users).where(users.c.id == user_id, users.c.mitid_linked.is_not(linked))
+                    .values(mitid_linked=linked))
+
+
+def set_mitid_links(session: Session, linked_keycloak_ids: set[str]) -> int:
+    """Mark exactly the users with these Keycloak ids as MitID-linked; the number of users changed."""
+    ids = list(linked_keycloak_ids)
+    linked = session.execute(update(users).where(users.c.keycloak_id.in_(ids), users.c.mitid_linked.is_(False))
+                             .values(mitid_linked=True)).rowcount
+    unlinked = session.execute(update(users).where(users.c.keycloak_id.not_in(ids), users.c.mitid_linked.is_(True))
+                               .values(mitid_linked=False)).rowcount
+    return linked + unlinked

@@ -1,6 +1,7 @@
 """Use cases of MitID / regional IdP login for the calling user: the state of their links, the check
 after linking (a profile without a health-professional authorisation tied to an organisation is
-unlinked again), unlinking, and the record of a federated login. Every one is audited."""
+unlinked again), unlinking, and the record of a federated login. Every one is audited, and
+identity's copy of the MitID link (service/mitid_links.py) follows what it read or left in Keycloak."""
 from __future__ import annotations
 
 import uuid
@@ -16,6 +17,7 @@ from ..adapters import user_repository
 from ..adapters.keycloak_federation import FederatedLink, KeycloakFederation
 from ..adapters.tables import federation_audit
 from ..domain.federation import ALIASES, ProfessionalProfile
+from . import mitid_links
 
 ACCEPTED = "accepted"
 NOT_LINKED = "not_linked"
@@ -69,9 +71,11 @@ def check_link(uow: UnitOfWork, federation: KeycloakFederation, caller: Principa
     and refuse (InvalidInput with the reasons as codes)."""
     user = _caller(uow, caller)
     alias = _alias(alias)
-    link = federation.links(user.keycloak_id).get(alias)
+    links = federation.links(user.keycloak_id)
+    link = links.get(alias)
     if link is None:
         _audit(uow, user.id, alias, "link", NOT_LINKED, None, None)
+        mitid_links.remember(uow, user.id, links)
         uow.commit()
         raise InvalidInput("No link to this identity provider was made.", errors={"link": [NOT_LINKED]},
                            codes={"link": NOT_LINKED})
@@ -80,10 +84,12 @@ def check_link(uow: UnitOfWork, federation: KeycloakFederation, caller: Principa
     if problems:
         federation.unlink(user.keycloak_id, alias)
         _audit(uow, user.id, alias, "link", problems[0], link, profile)
+        mitid_links.remember(uow, user.id, set(links) - {alias})
         uow.commit()
         raise InvalidInput("The chosen profile cannot be used for DANBIO; the link was removed.",
                            errors={"profile": problems}, codes={"profile": problems[0]})
     _audit(uow, user.id, alias, "link", ACCEPTED, link, profile)
+    mitid_links.remember(uow, user.id, links)
     uow.commit()
     return {"alias": alias, "linked": True, "upstream_username": link.upstream_username,
             "organisation_name": profile.organisation_name, "organisation_cvr": profile.organisation_cvr,
@@ -93,10 +99,12 @@ def check_link(uow: UnitOfWork, federation: KeycloakFederation, caller: Principa
 def unlink(uow: UnitOfWork, federation: KeycloakFederation, caller: Principal, alias: str) -> None:
     user = _caller(uow, caller)
     alias = _alias(alias)
-    link = federation.links(user.keycloak_id).get(alias)
+    links = federation.links(user.keycloak_id)
+    link = links.get(alias)
     profile = ProfessionalProfile.from_attributes(alias, federation.attributes(user.keycloak_id)) if link else None
     federation.unlink(user.keycloak_id, alias)
     _audit(uow, user.id, alias, "unlink", ACCEPTED if link else NOT_LINKED, link, profile)
+    mitid_links.remember(uow, user.id, set(links) - {alias})
     uow.commit()
 
 
@@ -105,9 +113,11 @@ def record_login(uow: UnitOfWork, federation: KeycloakFederation, caller: Princi
     sessions) when the linked profile no longer carries what DANBIO requires."""
     user = _caller(uow, caller)
     alias = _alias(alias)
-    link = federation.links(user.keycloak_id).get(alias)
+    links = federation.links(user.keycloak_id)
+    link = links.get(alias)
     if link is None:
         _audit(uow, user.id, alias, "login", NOT_LINKED, None, None)
+        mitid_links.remember(uow, user.id, links)
         uow.commit()
         federation.logout(user.keycloak_id)
         raise InvalidInput("The user has no link to this identity provider.", errors={"link": [NOT_LINKED]},
@@ -115,6 +125,7 @@ def record_login(uow: UnitOfWork, federation: KeycloakFederation, caller: Princi
     profile = ProfessionalProfile.from_attributes(alias, federation.attributes(user.keycloak_id))
     problems = profile.problems()
     _audit(uow, user.id, alias, "login", problems[0] if problems else ACCEPTED, link, profile)
+    mitid_links.remember(uow, user.id, links)
     uow.commit()
     if problems:
         federation.logout(user.keycloak_id)

@@ -32,9 +32,9 @@ def blocked_users(uow: UnitOfWork, directory: UserDirectory, caller: Principal,
     """The hospital's users Keycloak has locked out (temporarily or permanently), as UserRows."""
     require_hospital(uow, caller, hospital_id)
     members = admin_repo.hospital_users(uow.session, hospital_id)
-    locks = directory.lock_statuses([row.keycloak_id for row in members])
-    return user_rows(uow, directory, hospital_id, [row for row in members if locks[row.keycloak_id].locked],
-                     locks=locks)
+    locked = directory.locked_users([row.keycloak_id for row in members])
+    return user_rows(uow, directory, hospital_id, [row for row in members if row.keycloak_id in locked],
+                     locked=locked)
 
 
 def unlock(uow: UnitOfWork, directory: UserDirectory, sealer: Sealer | None, caller: Principal,

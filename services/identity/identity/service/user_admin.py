@@ -55,38 +55,30 @@ def _department_refs(rows) -> list[dict]:
 # --- reading ---------------------------------------------------------------------------------------
 
 def user_rows(uow: UnitOfWork, directory: UserDirectory, hospital_id: uuid.UUID, rows, *,
-              locks: dict | None = None, after_commit: bool = False) -> list[dict[str, Any]]:
-    """UserRow for each user (as seen from this hospital); asks Keycloak for lock state and MitID links.
+              locked: set[str] | None = None, after_commit: bool = False) -> list[dict[str, Any]]:
+    """UserRow for each user (as seen from this hospital); asks Keycloak which of them are locked
+    out (``locked``: already asked). The MitID link is identity's copy (service/mitid_links.py).
 
     ``after_commit``: the answer to a change already committed must not turn into a 503 because
-    Keycloak hiccups now; the lock and link flags then show false (they are only informative there)."""
+    Keycloak hiccups now; the lock flag then shows false (it is only informative there)."""
     rows = list(rows)
-    keycloak_ids = [row.keycloak_id for row in rows]
-    try:
-        if locks is None:
-            states = directory.user_states(keycloak_ids)
-            locks = {key: lock for key, (lock, _) in states.items()}
-            links = {key: linked for key, (_, linked) in states.items()}
-        else:
-            links = directory.mitid_links(keycloak_ids)
-    except DependencyUnavailable:
-        if not after_commit:
-            raise
-        log.warning("keycloak unavailable after a committed change; lock and MitID flags not shown")
-        locks, links = locks or {}, {}
+    if locked is None:
+        try:
+            locked = directory.locked_users([row.keycloak_id for row in rows])
+        except DependencyUnavailable:
+            if not after_commit:
+                raise
+            log.warning("keycloak unavailable after a committed change; lock flags not shown")
+            locked = set()
     departments = admin_repo.departments_at(uow.session, [row.id for row in rows], hospital_id)
-    result = []
-    for row in rows:
-        lock = locks.get(row.keycloak_id)
-        result.append({
-            "id": row.id, "username": row.username, "first_name": row.first_name, "last_name": row.last_name,
-            "email": row.email, "phone_present": bool(row.phone), "role": row.role,
-            "departments": [{"id": d.id, "name": d.name} for d in departments[row.id]],
-            "last_login_at": row.last_login_at, "mitid_linked": bool(links.get(row.keycloak_id)),
-            "blocked": bool(lock and lock.locked), "never_logged_in": row.last_login_at is None,
-            "email_failed": bool(row.email_failed),
-        })
-    return result
+    return [{
+        "id": row.id, "username": row.username, "first_name": row.first_name, "last_name": row.last_name,
+        "email": row.email, "phone_present": bool(row.phone), "role": row.role,
+        "departments": [{"id": d.id, "name": d.name} for d in departments[row.id]],
+        "last_login_at": row.last_login_at, "mitid_linked": row.mitid_linked,
+        "blocked": row.keycloak_id in locked, "never_logged_in": row.last_login_at is None,
+        "email_failed": bool(row.email_failed),
+    } for row in rows]
 
 
 def list_users(uow: UnitOfWork, directory: UserDirectory, caller: Principal, hospital_id: uuid.UUID, *,
@@ -107,19 +99,19 @@ def list_users(uow: UnitOfWork, directory: UserDirectory, caller: Principal, hos
                "logged_in_email_ok": status == "active",
                "changed_since_review": None if review is None else review == "changed"}
     start = (page - 1) * per_page
-    locks = None
+    locked = None
     if status in ("blocked", "active"):
-        # Keycloak keeps the lock state and cannot be queried for many users at once: ask for each
-        # of the hospital's users that SQL's filters left, then page.
+        # Keycloak keeps the lock state: ask which of the hospital's users SQL's filters left are
+        # locked, then page.
         candidates = admin_repo.hospital_users(uow.session, hospital_id, **filters)
-        locks = directory.lock_statuses([row.keycloak_id for row in candidates])
+        locked = directory.locked_users([row.keycloak_id for row in candidates])
         wanted = status == "blocked"
-        matching = [row for row in candidates if locks[row.keycloak_id].locked == wanted]
+        matching = [row for row in candidates if (row.keycloak_id in locked) == wanted]
         total, rows = len(matching), matching[start:start + per_page]
     else:
         total = admin_repo.count_hospital_users(uow.session, hospital_id, **filters)
         rows = admin_repo.hospital_users(uow.session, hospital_id, limit=per_page, offset=start, **filters)
-    return {"items": user_rows(uow, directory, hospital_id, rows, locks=locks), "total": total, "page": page,
+    return {"items": user_rows(uow, directory, hospital_id, rows, locked=locked), "total": total, "page": page,
             "per_page": per_page}
 
 
@@ -153,7 +145,7 @@ def _removed_detail(uow: UnitOfWork, user_id: uuid.UUID) -> dict[str, Any]:
     email = admin_repo.email_status(uow.session, user_id)
     return {"id": user.id, "username": user.username, "first_name": user.first_name, "last_name": user.last_name,
             "email": user.email, "phone_present": bool(user.phone), "role": None, "departments": [],
-            "last_login_at": user.last_login_at, "mitid_linked": False, "blocked": False,
+            "last_login_at": user.last_login_at, "mitid_linked": user.mitid_linked, "blocked": False,
             "never_logged_in": user.last_login_at is None, "email_failed": bool(email and email.email_failed),
             "version": access_version(None, []),
             "hospitals": sorted(({"id": h, "name": names.get(h, ("", str(h)))[1], "role": role}
