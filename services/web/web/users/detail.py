@@ -38,32 +38,33 @@ def phone(hospital_id: UUID, user_id: UUID):
     return redirect(url_for("users.detail", hospital_id=hospital_id, user_id=user_id))
 
 
+def _form_values(user: dict) -> tuple[str, set[str], str | None]:
+    """The edit form's role, ticked departments and version, from the user as identity has them."""
+    return (user.get("role") or "clinician", {str(department["id"]) for department in user.get("departments") or []},
+            user.get("version"))
+
+
 @bp.route("/<uuid:hospital_id>/bruger/<uuid:user_id>/rediger", methods=["GET", "POST"])
 @login_required
 def edit(hospital_id: UUID, user_id: UUID):
     current = hospital(hospital_id)
-    user = client.user(hospital_id, user_id)
-    role = user.get("role") or "clinician"
-    chosen = {str(department["id"]) for department in user.get("departments") or []}
-    # What the form is based on: identity refuses the save if another administrator changed the
-    # user's access here in between (a lost update could re-grant access just taken away).
-    version = user.get("version")
     errors: dict[str, str] = {}
     problems: list[str] = []
     if request.method == "POST":
         role = (request.form.get("role") or "").strip()
         chosen = set(request.form.getlist("departments"))
+        # What the form was based on: identity refuses the save if another administrator changed the
+        # user's access here in between (a lost update could re-grant access just taken away).
         version = request.form.get("version") or None
         try:
             client.change_access(hospital_id, user_id, role=role, departments=sorted(chosen), version=version)
         except Rejected as error:
             errors = field_errors(error) or {"": "Ændringerne kunne ikke gemmes. Prøv igen."}
             problems = general_errors(errors, {"role", "departments"})
+            # The user is only read to show the form again (a save that works never needs it).
+            user = client.user(hospital_id, user_id)
             if "version" in errors:  # show what is there now, to be edited again
-                user = client.user(hospital_id, user_id)
-                role = user.get("role") or "clinician"
-                chosen = {str(department["id"]) for department in user.get("departments") or []}
-                version = user.get("version")
+                role, chosen, version = _form_values(user)
         else:
             if not chosen:
                 flash(f"Brugeren har ikke længere adgang til nogen afdeling på {current.name} og er fjernet "
@@ -71,6 +72,9 @@ def edit(hospital_id: UUID, user_id: UUID):
                 return redirect(url_for("users.listing", hospital_id=hospital_id))
             flash("Ændringerne er gemt.", "success")
             return redirect(url_for("users.detail", hospital_id=hospital_id, user_id=user_id))
+    else:
+        user = client.user(hospital_id, user_id)
+        role, chosen, version = _form_values(user)
     status = (409 if "version" in errors else 422) if errors else 200
     return render_template("users_edit.html", **page_context(current, user=user, role=role, chosen=chosen,
                                                               version=version, errors=errors,
