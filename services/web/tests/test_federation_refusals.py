@@ -10,6 +10,7 @@ from flask import session
 from servicekit.sealed import generate_key
 from web.adapters.gateway_client import Rejected
 from web.app import create_app
+from web.auth import LINK_RETURNED
 from web.federation import record_federated_login
 
 # identity's 422 for each reason (services/identity/identity/service/federation.py), and what the
@@ -79,6 +80,13 @@ def client(app):
     return client
 
 
+def back_from_linking(client, alias: str):
+    """The page Keycloak's linking leads to, as the login callback sends the browser there."""
+    with client.session_transaction() as s:
+        s[LINK_RETURNED] = alias
+    return client.get(f"/profil/tilknytning/{alias}")
+
+
 def flashed(client) -> list[tuple[str, str]]:
     with client.session_transaction() as s:
         return [tuple(flash) for flash in s.get("_flashes", [])]
@@ -88,7 +96,7 @@ def flashed(client) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("reason", list(WHAT_WAS_WRONG))
 def test_a_refused_link_says_what_was_wrong_and_what_to_choose(client, gateway, reason, alias, idp):
     gateway.answer = refused_by_identity(reason)
-    response = client.get(f"/profil/tilknytning/{alias}")
+    response = back_from_linking(client, alias)
     assert response.status_code == 302 and response.headers["Location"] == "/profil"
     assert gateway.calls == [("POST", f"/api/identity/me/federation/{alias}/check")]
     [(category, message)] = flashed(client)
@@ -106,14 +114,14 @@ def test_a_refused_link_says_what_was_wrong_and_what_to_choose(client, gateway, 
 
 def test_the_first_reason_identity_gives_is_the_one_shown(client, gateway):
     gateway.answer = refused_by_identity("missing_organisation", "missing_professional_id")
-    client.get("/profil/tilknytning/mitid")
+    back_from_linking(client, "mitid")
     [(_, message)] = flashed(client)
     assert "ikke knyttet til en organisation (CVR)" in message and "ikke en erhvervsprofil" not in message
 
 
 def test_a_link_that_was_not_made_says_nothing_changed(client, gateway):
     gateway.answer = NOT_LINKED
-    client.get("/profil/tilknytning/region-midt")
+    back_from_linking(client, "region-midt")
     assert flashed(client) == [("error", "Tilknytningen til Region Midtjylland blev ikke gennemført, og intet er "
                                          "ændret. Prøv igen.")]
 
@@ -123,11 +131,26 @@ def test_a_link_that_was_not_made_says_nothing_changed(client, gateway):
     ("region-nord", 'fanen "Lokal IdP" og vælge Region Nordjylland.')])
 def test_an_accepted_link_says_how_to_log_in_from_now_on(client, gateway, alias, how):
     gateway.answer = {"alias": alias, "linked": True}
-    client.get(f"/profil/tilknytning/{alias}")
+    back_from_linking(client, alias)
     [(category, message)] = flashed(client)
     assert category == "message"
     assert message.startswith("Din bruger er nu tilknyttet ") and message.endswith(
         f"Fremover kan du logge ind med {how}")
+
+
+@pytest.mark.parametrize("started", [None, "region-nord"], ids=["no-linking", "another-idp"])
+def test_the_page_after_linking_does_nothing_unless_this_sessions_linking_came_back(client, gateway, started):
+    """A link to the page from elsewhere (or for another IdP) neither checks nor unlinks nor audits."""
+    if started:
+        with client.session_transaction() as s:
+            s[LINK_RETURNED] = started
+    response = client.get("/profil/tilknytning/mitid")
+    assert response.status_code == 302 and response.headers["Location"] == "/profil"
+    assert gateway.calls == [] and flashed(client) == []
+    # and once only: the same page again does not check again
+    back_from_linking(client, "mitid")
+    assert client.get("/profil/tilknytning/mitid").status_code == 302
+    assert gateway.calls == [("POST", "/api/identity/me/federation/mitid/check")]
 
 
 # -- after a login through an IdP (the link is kept: only the login is refused) ---------------------

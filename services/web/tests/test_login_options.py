@@ -12,6 +12,7 @@ import pytest
 
 from servicekit.config import ConfigError
 from web.app import create_app
+from web.auth import LINK_RETURNED
 from web.federation import DEFAULT_OPTIONS_FILE, LoginOptions
 
 from services.web.tests.test_user_admin_pages import env  # noqa: F401  (a migrated web database)
@@ -131,11 +132,14 @@ def test_an_idp_the_file_no_longer_offers_cannot_be_linked(env, tmp_path):
         session["tokens"] = {"access_token": "a", "refresh_token": "r", "id_token": "i",
                              "access_expires_at": time.time() + 3600, "refresh_expires_in": 1800}
         session["user"] = {"sub": "x", "name": "Ole Udsen"}
+        session[LINK_RETURNED] = "region-syd"  # even back from linking it, nothing is checked
     for response in (client.post("/profil/tilknyt/region-syd"), client.get("/profil/tilknytning/region-syd"),
                      client.post("/profil/tilknytning/region-syd/fjern")):
         assert response.status_code == 302 and response.headers["Location"] == "/profil"
     assert gateway.calls == []
     # The one still offered is checked with identity on return.
+    with client.session_transaction() as session:
+        session[LINK_RETURNED] = "region-nord"
     assert client.get("/profil/tilknytning/region-nord").status_code == 302
     assert gateway.calls == [("POST", "/api/identity/me/federation/region-nord/check")]
 

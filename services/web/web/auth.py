@@ -24,6 +24,7 @@ bp = Blueprint("auth", __name__)
 PENDING = "pending_logins"
 PENDING_MAX = 5            # logins started in other tabs stay valid
 PENDING_SECONDS = 15 * 60
+LINK_RETURNED = "link_returned"  # the IdP alias whose linking just came back through the callback
 REFRESH_MARGIN = 30        # refresh an access token that has less than this many seconds left
 
 
@@ -55,6 +56,12 @@ def login():
     return start_login(next_path=safe_next(request.args.get("next")), extra=extra)
 
 
+def returned_from_linking(alias: str) -> bool:
+    """True once after Keycloak sent the browser back from linking ``alias`` that this session
+    started: the page the callback leads to acts only then, not on a link followed from elsewhere."""
+    return session.pop(LINK_RETURNED, None) == alias
+
+
 def start_login(*, next_path: str, extra: dict[str, str] | None = None, link: str | None = None):
     """Send the browser to Keycloak; ``extra`` authorization parameters (kc_idp_hint, kc_action);
     ``link``: an IdP alias being linked (federation.py), remembered for the callback."""
@@ -79,6 +86,7 @@ def callback():
                                login_link=True), 400
     if entry.get("link") and not request.args.get("code"):
         # Linking ended without a new code (e.g. an error at Keycloak): the check reports it.
+        session[LINK_RETURNED] = entry["link"]
         return redirect(entry["next"])
     if request.args.get("error") or not request.args.get("code"):
         return render_template("error.html", title="Login blev afbrudt",
@@ -98,6 +106,8 @@ def callback():
     session["user"] = {"sub": claims["sub"],
                        "name": claims.get("name") or claims.get("preferred_username") or ""}
     _record_login()
+    if entry.get("link"):
+        session[LINK_RETURNED] = entry["link"]
     if claims.get("identity_provider") and not entry.get("link"):
         from .federation import record_federated_login
 

@@ -130,8 +130,12 @@ def start_link(alias: str):
 @bp.get("/profil/tilknytning/<alias>")
 @login_required
 def link_returned(alias: str):
-    """Back from Keycloak's linking: let identity check (and if need be undo) the link."""
-    if alias not in options().aliases:
+    """Back from Keycloak's linking: let identity check (and if need be undo) the link. Only when
+    this session's linking came back through the login callback: the check changes and audits, and a
+    GET anyone can link to must not (issue 10)."""
+    from .auth import returned_from_linking
+
+    if alias not in options().aliases or not returned_from_linking(alias):
         return redirect(url_for("pages.profile"))
     try:
         api("POST", f"/api/identity/me/federation/{alias}/check")
