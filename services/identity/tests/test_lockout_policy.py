@@ -6,14 +6,14 @@ from pathlib import Path
 from identity.adapters.keycloak_directory import CLOCK_MARGIN_SECONDS, FAILURE_EVENT_TYPES, LockoutPolicy
 
 REALM_FILE = Path(__file__).resolve().parents[3] / "deploy" / "keycloak" / "realm-danbio.json"
-REALM = {"bruteForceProtected": True, "maxFailureWaitSeconds": 900, "minimumQuickLoginWaitSeconds": 60,
+REALM = {"maxFailureWaitSeconds": 900, "minimumQuickLoginWaitSeconds": 60,
          "eventsEnabled": True, "eventsExpiration": 86400, "enabledEventTypes": list(FAILURE_EVENT_TYPES)}
 
 
 def test_the_realm_file_keeps_every_failure_that_can_lock_long_enough():
     realm = json.loads(REALM_FILE.read_text("utf-8"))
     policy = LockoutPolicy.of_realm(realm)
-    assert (policy.protected, policy.window_seconds, policy.failures_recorded) == (True, 900, True)
+    assert (policy.window_seconds, policy.failures_recorded) == (900, True)
 
 
 def test_the_window_is_the_longest_lock_either_rule_sets():
@@ -32,7 +32,3 @@ def test_failures_are_not_trusted_when_the_store_would_miss_some():
 def test_no_types_listed_or_no_expiry_means_keycloak_keeps_them():
     assert LockoutPolicy.of_realm({**REALM, "enabledEventTypes": []}).failures_recorded is True
     assert LockoutPolicy.of_realm({**REALM, "eventsExpiration": None}).failures_recorded is True
-
-
-def test_without_brute_force_detection_nobody_is_locked():
-    assert LockoutPolicy.of_realm({**REALM, "bruteForceProtected": False}).protected is False

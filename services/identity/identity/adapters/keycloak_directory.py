@@ -187,8 +187,6 @@ class KeycloakUserDirectory:
         if not ids:
             return set()
         policy = self.lockout_policy()
-        if not policy.protected:
-            return set()
         permanent = recent = None
         if policy.failures_recorded:
             with ThreadPoolExecutor(max_workers=2) as pool:  # two independent reads: at once
@@ -268,7 +266,6 @@ class KeycloakUserDirectory:
 class LockoutPolicy:
     """What identity needs of the realm's settings to tell locked users from the others."""
 
-    protected: bool          # brute-force detection is on
     window_seconds: int      # a temporary lock ends at most this long after the failure that set it
     failures_recorded: bool  # the event store keeps every failure that can lock, for at least the window
 
@@ -278,7 +275,7 @@ class LockoutPolicy:
         # No types listed means Keycloak stores every type it stores by default (the failures among them).
         types = set(realm.get("enabledEventTypes") or FAILURE_EVENT_TYPES)
         kept = int(realm.get("eventsExpiration") or 0)  # seconds; 0 or none: kept until deleted
-        return cls(protected=bool(realm.get("bruteForceProtected")), window_seconds=window,
+        return cls(window_seconds=window,
                    failures_recorded=bool(realm.get("eventsEnabled")) and set(FAILURE_EVENT_TYPES) <= types
                    and (kept == 0 or kept >= window + CLOCK_MARGIN_SECONDS))
 
