@@ -10,6 +10,10 @@ while IFS='=' read -r name value; do
   [[ -n "${!name:-}" ]] || export "$name=$value"
 done < <(grep -E '^[A-Z0-9_]+=' dev/keycloak-dev.env)
 
+# shellcheck source=dev/servers/_lib.sh
+. dev/servers/_lib.sh
+ensure_debs chromium   # the headless browser of the Playwright UI tests (installed only if missing)
+
 WITH_KEYCLOAK=0 dev/servers/all.sh start   # PostgreSQL and RabbitMQ, which most tests need at once
 
 # Keycloak starts slowest and only some tests need it: it starts in the background while the tests
